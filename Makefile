@@ -1,0 +1,37 @@
+# PGXS build of the bigbrotr extension: every C file under src/ is compiled into one shared
+# library; the install script is assembled from the ordered pieces in sql/install/.
+EXTENSION = bigbrotr
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" bigbrotr.control)
+
+MODULE_big = bigbrotr
+SRCS = $(sort $(wildcard src/*.c src/nostr/*.c src/net/*.c src/services/*.c))
+OBJS = $(SRCS:.c=.o)
+
+INSTALL_SQL = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA_built = $(INSTALL_SQL)
+DATA = $(filter-out $(INSTALL_SQL),$(wildcard sql/$(EXTENSION)--*.sql))
+SEEDS = seeds/seed_relays.txt
+
+# pg_regress tests: every sql/*.sql that is not an install or upgrade script.
+REGRESS = $(filter-out $(EXTENSION)--%,$(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --load-extension=pgcrypto --load-extension=btree_gin
+
+PG_CPPFLAGS = -std=gnu11 -Isrc $(shell pkg-config --cflags libwebsockets libcurl openssl 2>/dev/null)
+SHLIB_LINK = -lwebsockets -lsecp256k1 -lcurl -lssl -lcrypto -lidn2
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# PGXS adds its own warning flags; ours come after them so -Werror applies to everything we build.
+override CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+
+$(INSTALL_SQL): $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@
+
+install: install-seeds
+install-seeds:
+	$(MKDIR_P) '$(DESTDIR)$(datadir)/extension/bigbrotr'
+	$(INSTALL_DATA) $(SEEDS) '$(DESTDIR)$(datadir)/extension/bigbrotr/'
+
+.PHONY: install-seeds

@@ -1,0 +1,38 @@
+/*
+ * service_registry.c: the one table of services compiled into bigbrotr. Adding a service is one file
+ * in src/services/ plus one line here.
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include "bigbrotr.h"
+#include "services/services.h"
+
+const ServiceDefinition bigbrotr_services_registry[] = {
+	{"initializer", "verifies the installed objects and seeds relay URLs from a file",
+	SERVICE_ONE_SHOT, initializer_define_gucs, initializer_run_cycle, NULL},
+};
+
+const int	bigbrotr_services_count = lengthof(bigbrotr_services_registry);
+
+const ServiceDefinition *
+service_lookup(const char *name)
+{
+	for (int i = 0; i < bigbrotr_services_count; i++)
+		if (strcmp(bigbrotr_services_registry[i].name, name) == 0)
+			return &bigbrotr_services_registry[i];
+	return NULL;
+}
+
+/* "a, b, c": for error messages that list the known services. */
+char *
+service_known_names(void)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < bigbrotr_services_count; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", bigbrotr_services_registry[i].name);
+	return buf.data;
+}

@@ -1,0 +1,12 @@
+/*
+ * services.h: the entry points of every service, referenced by the registry (service_registry.c).
+ */
+#ifndef BIGBROTR_SERVICES_H
+#define BIGBROTR_SERVICES_H
+
+#include "bigbrotr.h"
+
+void		initializer_define_gucs(void);
+void		initializer_run_cycle(ServiceCycle *cycle);
+
+#endif							/* BIGBROTR_SERVICES_H */

@@ -1,0 +1,71 @@
+-- Object inventory of the installed extension: tables, columns, keys, indexes, functions, the view.
+\set ON_ERROR_STOP 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT plan(52);
+
+SELECT has_schema('bigbrotr');
+SELECT has_extension('bigbrotr');
+SELECT has_extension('pgcrypto');
+SELECT has_extension('btree_gin');
+
+SELECT tables_are('bigbrotr', ARRAY['relays', 'events', 'events_relays', 'nip11', 'nip66', 'relay_metadata',
+    'service_state', 'service_control', 'service_status']);
+SELECT views_are('bigbrotr', ARRAY['relay_metadata_latest']);
+
+SELECT columns_are('bigbrotr', 'relays', ARRAY['url', 'network', 'inserted_at']);
+SELECT columns_are('bigbrotr', 'events', ARRAY['id', 'pubkey', 'created_at', 'kind', 'tags', 'tagvalues', 'content', 'sig']);
+SELECT columns_are('bigbrotr', 'events_relays', ARRAY['event_id', 'relay_url', 'seen_at']);
+SELECT columns_are('bigbrotr', 'nip11', ARRAY['id', 'name', 'description', 'banner', 'icon', 'pubkey', 'contact',
+    'supported_nips', 'software', 'version', 'privacy_policy', 'terms_of_service', 'limitation', 'extra_fields']);
+SELECT columns_are('bigbrotr', 'nip66', ARRAY['id', 'openable', 'readable', 'writable', 'rtt_open', 'rtt_read', 'rtt_write']);
+SELECT columns_are('bigbrotr', 'relay_metadata', ARRAY['relay_url', 'generated_at', 'nip11_id', 'nip66_id']);
+SELECT columns_are('bigbrotr', 'service_state', ARRAY['service_name', 'state', 'updated_at']);
+
+SELECT col_type_is('bigbrotr', 'events', 'id', 'bytea', 'events.id is bytea');
+SELECT col_type_is('bigbrotr', 'events', 'created_at', 'bigint', 'events.created_at is bigint');
+SELECT col_type_is('bigbrotr', 'events', 'tags', 'jsonb', 'events.tags is jsonb');
+SELECT col_type_is('bigbrotr', 'events', 'tagvalues', 'text[]', 'events.tagvalues is text[]');
+SELECT col_type_is('bigbrotr', 'nip66', 'rtt_open', 'integer', 'nip66.rtt_open is integer');
+SELECT col_not_null('bigbrotr', 'events', 'content', 'events.content is not null');
+SELECT col_not_null('bigbrotr', 'relays', 'network', 'relays.network is not null');
+SELECT col_is_pk('bigbrotr', 'relays', ARRAY['url'], 'relays primary key');
+SELECT col_is_pk('bigbrotr', 'events', ARRAY['id'], 'events primary key');
+SELECT col_is_pk('bigbrotr', 'events_relays', ARRAY['event_id', 'relay_url'], 'events_relays primary key');
+SELECT col_is_pk('bigbrotr', 'relay_metadata', ARRAY['relay_url', 'generated_at'], 'relay_metadata primary key');
+SELECT col_is_pk('bigbrotr', 'service_state', ARRAY['service_name'], 'service_state primary key');
+SELECT fk_ok('bigbrotr', 'events_relays', 'event_id', 'bigbrotr', 'events', 'id');
+SELECT fk_ok('bigbrotr', 'events_relays', 'relay_url', 'bigbrotr', 'relays', 'url');
+SELECT fk_ok('bigbrotr', 'relay_metadata', 'nip11_id', 'bigbrotr', 'nip11', 'id');
+SELECT fk_ok('bigbrotr', 'relay_metadata', 'nip66_id', 'bigbrotr', 'nip66', 'id');
+
+SELECT has_index('bigbrotr', 'events', 'events_created_at_idx', 'created_at');
+SELECT has_index('bigbrotr', 'events', 'events_kind_created_at_idx', ARRAY['kind', 'created_at']);
+SELECT has_index('bigbrotr', 'events', 'events_pubkey_kind_created_at_idx', ARRAY['pubkey', 'kind', 'created_at']);
+SELECT index_is_type('bigbrotr', 'events', 'events_tagvalues_idx', 'gin');
+SELECT has_index('bigbrotr', 'events_relays', 'events_relays_relay_url_seen_at_idx', ARRAY['relay_url', 'seen_at']);
+SELECT ok((SELECT indpred IS NOT NULL FROM pg_index WHERE indexrelid = 'bigbrotr.nip66_readable_idx'::regclass), 'nip66_readable_idx is partial');
+SELECT has_index('bigbrotr', 'relay_metadata', 'relay_metadata_nip66_id_idx', 'nip66_id');
+
+SELECT has_function('bigbrotr', 'insert_event', ARRAY['bytea', 'bytea', 'bigint', 'integer', 'jsonb', 'text', 'bytea', 'text', 'text', 'bigint', 'bigint']);
+SELECT has_function('bigbrotr', 'insert_relay', ARRAY['text', 'text', 'bigint']);
+SELECT has_function('bigbrotr', 'insert_relays', ARRAY['text[]', 'text[]', 'bigint[]']);
+SELECT has_function('bigbrotr', 'insert_events', 'function bigbrotr.insert_events exists');
+SELECT has_function('bigbrotr', 'insert_relay_metadata', 'function bigbrotr.insert_relay_metadata exists');
+SELECT has_function('bigbrotr', 'insert_relay_metadata_batch', ARRAY['jsonb']);
+SELECT function_returns('bigbrotr', 'delete_orphan_events', '{}'::name[], 'integer', 'delete_orphan_events returns how many rows it removed');
+SELECT function_returns('bigbrotr', 'delete_orphan_nip11', '{}'::name[], 'integer', 'delete_orphan_nip11 returns how many rows it removed');
+SELECT function_returns('bigbrotr', 'delete_orphan_nip66', '{}'::name[], 'integer', 'delete_orphan_nip66 returns how many rows it removed');
+SELECT has_function('bigbrotr', 'bigbrotr_start', ARRAY['text']);
+SELECT has_function('bigbrotr', 'bigbrotr_stop', ARRAY['text']);
+SELECT has_function('bigbrotr', 'bigbrotr_status', 'function bigbrotr.bigbrotr_status exists');
+SELECT volatility_is('bigbrotr', 'tags_to_tagvalues', ARRAY['jsonb'], 'immutable');
+SELECT is_definer('bigbrotr', 'bigbrotr_start', ARRAY['text']);
+
+SELECT set_eq($$SELECT name FROM bigbrotr.bigbrotr_services()$$,
+              $$SELECT unnest(ARRAY['initializer'])$$, 'the registry lists the compiled services');
+SELECT is((SELECT count(*)::int FROM bigbrotr.bigbrotr_status()), (SELECT count(*)::int FROM bigbrotr.bigbrotr_services()),
+          'bigbrotr_status has one row per service');
+
+SELECT * FROM finish();
+ROLLBACK;
