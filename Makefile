@@ -16,7 +16,7 @@ SEEDS = seeds/seed_relays.txt
 REGRESS = $(filter-out $(EXTENSION)--%,$(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=pgcrypto --load-extension=btree_gin
 
-PG_CPPFLAGS = -std=gnu11 -Isrc $(shell pkg-config --cflags libwebsockets libcurl openssl 2>/dev/null)
+PG_CPPFLAGS = -std=gnu11 -Isrc -DBIGBROTR_VERSION='"$(EXTVERSION)"' $(shell pkg-config --cflags libwebsockets libcurl openssl 2>/dev/null)
 SHLIB_LINK = -lwebsockets -lsecp256k1 -lcurl -lssl -lcrypto -lidn2
 
 PG_CONFIG ?= pg_config

@@ -12,6 +12,8 @@
 const ServiceDefinition bigbrotr_services_registry[] = {
 	{"initializer", "verifies the installed objects and seeds relay URLs from a file",
 	SERVICE_ONE_SHOT, initializer_define_gucs, initializer_run_cycle, NULL},
+	{"finder", "discovers relay URLs from HTTP API sources and from archived events",
+	SERVICE_CONTINUOUS, finder_define_gucs, finder_run_cycle, &finder_interval},
 };
 
 const int	bigbrotr_services_count = lengthof(bigbrotr_services_registry);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "nostr/relay_url.h"
@@ -57,6 +58,25 @@ http_outcome_name(HttpOutcome outcome)
 			return "failed";
 	}
 	return "unknown";
+}
+
+bool
+http_url_is_onion(const char *url)
+{
+	CURLU	   *h = curl_url();
+	char	   *host = NULL;
+	bool		onion = false;
+
+	if (h && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+	{
+		size_t		len = strlen(host);
+
+		onion = len > 6 && strcasecmp(host + len - 6, ".onion") == 0;
+	}
+	curl_free(host);
+	curl_url_cleanup(h);
+	return onion;
 }
 
 HttpClient *

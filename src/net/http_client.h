@@ -70,4 +70,7 @@ void		http_client_destroy(HttpClient *client);
 
 const char *http_outcome_name(HttpOutcome outcome);
 
+/* Whether an http(s) URL's host is a .onion address (reached only through Tor). */
+bool		http_url_is_onion(const char *url);
+
 #endif							/* BIGBROTR_NET_HTTP_CLIENT_H */

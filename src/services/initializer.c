@@ -9,13 +9,11 @@
 
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
 
 #include "bigbrotr.h"
-#include "relay_url_check.h"
+#include "relay_writer.h"
 #include "services/services.h"
 
 static char *seed_file = NULL;
@@ -137,37 +135,9 @@ verify_installation(ServiceCycle *cycle)
 	bb_log(BB_INFO, "installation verified");
 }
 
-typedef struct SeedBatch
-{
-	int			n;
-	Datum	   *urls;
-	Datum	   *networks;
-	Datum	   *inserted_ats;
-} SeedBatch;
-
-static void
-flush_batch(SeedBatch *batch, ServiceCycle *cycle)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[3] = {TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
-	Datum		values[3];
-
-	if (batch->n == 0)
-		return;
-	values[0] = PointerGetDatum(construct_array(batch->urls, batch->n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[1] = PointerGetDatum(construct_array(batch->networks, batch->n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(batch->inserted_ats, batch->n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-
-	bb_tx_begin();
-	bb_spi_run(&plan, "SELECT bigbrotr.insert_relays($1, $2, $3)", 3, types, values, NULL, false);
-	service_cycle_count(cycle, "relays_new", bb_spi_int64_result());
-	bb_tx_commit();
-	batch->n = 0;
-}
-
 /* Reads every line of the seed file into batches; runs inside seed_relays' PG_TRY. */
 static void
-read_seed_lines(FILE *file, ServiceCycle *cycle, SeedBatch *batch, HTAB *seen)
+read_seed_lines(FILE *file, ServiceCycle *cycle, RelayWriter *writer)
 {
 	char		line[SEED_LINE_MAX];
 	int			lineno = 0;
@@ -178,7 +148,6 @@ read_seed_lines(FILE *file, ServiceCycle *cycle, SeedBatch *batch, HTAB *seen)
 		size_t		len = strlen(line);
 		char	   *start = line;
 		RelayUrlCheck check;
-		bool		found;
 
 		lineno++;
 		if (lineno % 1000 == 0)
@@ -203,48 +172,40 @@ read_seed_lines(FILE *file, ServiceCycle *cycle, SeedBatch *batch, HTAB *seen)
 			continue;
 
 		service_cycle_count(cycle, "lines_read", 1);
-		if (!relay_url_check(start, &check))
+		switch (relay_writer_add(writer, start, &check, now, false))
 		{
-			bb_log(BB_WARNING, "seed file %s line %d: invalid relay URL \"%s\": %s",
-				   seed_file, lineno, start, check.error);
-			service_cycle_count(cycle, "lines_invalid", 1);
-			continue;
+			case RELAY_ADDED:
+				service_cycle_count(cycle, "relays_valid", 1);
+				break;
+			case RELAY_DUPLICATE:
+				service_cycle_count(cycle, "lines_duplicate", 1);
+				break;
+			case RELAY_INVALID:
+				bb_log(BB_WARNING, "seed file %s line %d: invalid relay URL \"%s\": %s",
+					   seed_file, lineno, start, check.error);
+				service_cycle_count(cycle, "lines_invalid", 1);
+				break;
+			case RELAY_PRIVATE:
+				bb_log(BB_WARNING, "seed file %s line %d: \"%s\" targets a %s address "
+					   "(set bigbrotr.allow_private_addresses to accept it)",
+					   seed_file, lineno, check.normalized, check.address_class);
+				service_cycle_count(cycle, "lines_private_refused", 1);
+				break;
 		}
-		if (check.private_target && !bigbrotr_allow_private_addresses)
-		{
-			bb_log(BB_WARNING, "seed file %s line %d: \"%s\" targets a %s address "
-				   "(set bigbrotr.allow_private_addresses to accept it)",
-				   seed_file, lineno, check.normalized, check.address_class);
-			service_cycle_count(cycle, "lines_private_refused", 1);
-			continue;
-		}
-		hash_search(seen, check.normalized, HASH_ENTER, &found);
-		if (found)
-		{
-			service_cycle_count(cycle, "lines_duplicate", 1);
-			continue;
-		}
-		service_cycle_count(cycle, "relays_valid", 1);
-		batch->urls[batch->n] = CStringGetTextDatum(check.normalized);
-		batch->networks[batch->n] = CStringGetTextDatum(check.network);
-		batch->inserted_ats[batch->n] = Int64GetDatum(now);
-		if (++batch->n == seed_batch_size)
-			flush_batch(batch, cycle);
 	}
 	if (ferror(file))
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not read seed file \"%s\": %m", seed_file)));
-	flush_batch(batch, cycle);
+	relay_writer_flush(writer, false);
+	service_cycle_set(cycle, "relays_new", writer->inserted_new);
 }
 
 static void
 seed_relays(ServiceCycle *cycle)
 {
 	FILE	   *file;
-	SeedBatch	batch;
-	HTAB	   *seen;
-	HASHCTL		hctl;
+	RelayWriter *writer;
 
 	if (seed_file == NULL || seed_file[0] == '\0')
 	{
@@ -258,20 +219,10 @@ seed_relays(ServiceCycle *cycle)
 				(errcode_for_file_access(),
 				 errmsg("could not open seed file \"%s\": %m", seed_file)));
 
-	memset(&hctl, 0, sizeof(hctl));
-	hctl.keysize = RELAY_URL_MAX;
-	hctl.entrysize = RELAY_URL_MAX;
-	hctl.hcxt = CurrentMemoryContext;
-	seen = hash_create("bigbrotr seed urls", 1024, &hctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-
-	batch.n = 0;
-	batch.urls = palloc(sizeof(Datum) * seed_batch_size);
-	batch.networks = palloc(sizeof(Datum) * seed_batch_size);
-	batch.inserted_ats = palloc(sizeof(Datum) * seed_batch_size);
-
+	writer = relay_writer_create(seed_batch_size);
 	PG_TRY();
 	{
-		read_seed_lines(file, cycle, &batch, seen);
+		read_seed_lines(file, cycle, writer);
 	}
 	PG_FINALLY();
 	{

@@ -9,4 +9,8 @@
 void		initializer_define_gucs(void);
 void		initializer_run_cycle(ServiceCycle *cycle);
 
+extern int	finder_interval;
+void		finder_define_gucs(void);
+void		finder_run_cycle(ServiceCycle *cycle);
+
 #endif							/* BIGBROTR_SERVICES_H */

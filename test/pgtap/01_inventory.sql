@@ -10,7 +10,7 @@ SELECT has_extension('pgcrypto');
 SELECT has_extension('btree_gin');
 
 SELECT tables_are('bigbrotr', ARRAY['relays', 'events', 'events_relays', 'nip11', 'nip66', 'relay_metadata',
-    'service_state', 'service_control', 'service_status']);
+    'service_state', 'service_control', 'service_status', 'finder_sources']);
 SELECT views_are('bigbrotr', ARRAY['relay_metadata_latest']);
 
 SELECT columns_are('bigbrotr', 'relays', ARRAY['url', 'network', 'inserted_at']);
@@ -63,7 +63,7 @@ SELECT volatility_is('bigbrotr', 'tags_to_tagvalues', ARRAY['jsonb'], 'immutable
 SELECT is_definer('bigbrotr', 'bigbrotr_start', ARRAY['text']);
 
 SELECT set_eq($$SELECT name FROM bigbrotr.bigbrotr_services()$$,
-              $$SELECT unnest(ARRAY['initializer'])$$, 'the registry lists the compiled services');
+              $$SELECT unnest(ARRAY['initializer', 'finder'])$$, 'the registry lists the compiled services');
 SELECT is((SELECT count(*)::int FROM bigbrotr.bigbrotr_status()), (SELECT count(*)::int FROM bigbrotr.bigbrotr_services()),
           'bigbrotr_status has one row per service');
 

@@ -1,0 +1,107 @@
+// finder.test.mjs: the finder against a real HTTP server on loopback serving good and hostile sources,
+// and against archived kind 10002 / kind 3 events, which must yield their relays exactly once.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql, status, waitFor, setConfig, freshExtension, logMark, logSince } from './lib/cluster.mjs';
+import { signed, archive } from './lib/events.mjs';
+import { startSourceServer } from '../fixtures/http_sources.mjs';
+
+let server;
+
+async function runOneCycle() {
+  // A freshly started worker runs its first cycle at once: stop/start triggers a cycle on demand.
+  await sql("SELECT bigbrotr.bigbrotr_stop('finder')");
+  await waitFor('finder stopped', async () => !(await status('finder')).running, { timeoutMs: 15000 });
+  const before = Number((await status('finder')).cycles_run);
+  await sql("SELECT bigbrotr.bigbrotr_start('finder')");
+  return waitFor('a finder cycle', async () => {
+    const st = await status('finder');
+    return Number(st.cycles_run) > before ? st : null;
+  }, { timeoutMs: 60000 });
+}
+
+before(async () => {
+  await freshExtension();
+  server = await startSourceServer();
+  server.setJson('/online', ['wss://relay.one.example', 'wss://Relay.Two.Example:443/', 'ws://relay.three.example:8080']);
+  server.setJson('/mixed', ['wss://relay.one.example', 42, { url: 'wss://x' }, null, 'https://web.example',
+    'not a url', 'wss://relay.four.example/nostr/', ['wss://nested.example']]);
+  await sql('DELETE FROM bigbrotr.finder_sources');
+  await sql(`INSERT INTO bigbrotr.finder_sources (url, timeout_seconds) VALUES
+      ($1, NULL), ($2, NULL), ($3, NULL), ($4, NULL), ($5, NULL), ($6, NULL), ($7, 2),
+      ('http://expyuzz4wqqyqhjn76cz3bgc7ap4gcgq2w3tbhsr3pd4omj5l2aqnhqd.onion/relays', NULL)`,
+    ['/online', '/mixed', '/html', '/error500', '/object', '/huge', '/never'].map(server.url));
+  await sql("INSERT INTO bigbrotr.finder_sources (url, enabled) VALUES ($1, false)", [server.url('/disabled')]);
+  await setConfig({
+    'bigbrotr.finder.delay_between_requests': '50ms',
+    'bigbrotr.finder.max_response_size': '1MB',
+    'bigbrotr.finder.events_commit_lag': 0,
+  });
+});
+
+after(async () => {
+  await sql("SELECT bigbrotr.bigbrotr_stop('finder')").catch(() => {});
+  await setConfig({
+    'bigbrotr.finder.delay_between_requests': null, 'bigbrotr.finder.max_response_size': null,
+    'bigbrotr.finder.events_commit_lag': null,
+  });
+  await server.close();
+});
+
+test('good sources are read, hostile ones are logged and counted, none stops the cycle', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const mark = logMark();
+  const s = await runOneCycle();
+  assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+  const st = s.last_cycle_stats;
+  assert.equal(st.sources_ok, 2);
+  assert.equal(st.sources_failed, 5);
+  assert.equal(st.sources_skipped, 1, 'the .onion source is skipped while Tor is off');
+  assert.equal(st.urls_fetched, 3 + 8);
+  assert.equal(st.urls_valid, 3 + 2);
+  assert.equal(st.urls_invalid, 6);
+  assert.equal(server.hits('/disabled'), 0, 'disabled sources are not fetched');
+
+  const relays = await sql("SELECT url, network FROM bigbrotr.relays WHERE url LIKE '%example%' ORDER BY url");
+  assert.deepEqual(relays.map((r) => r.url), [
+    'ws://relay.three.example:8080', 'wss://relay.four.example/nostr', 'wss://relay.one.example',
+    'wss://relay.two.example']);
+  const log = logSince(mark);
+  for (const [path, why] of [
+    ['/html', /is not valid JSON/], ['/error500', /HTTP status 500/], ['/object', /expected a JSON array, got an object/],
+    ['/huge', /too_large/], ['/never', /timeout/]]) {
+    const line = log.split('\n').find((l) => l.includes(`source ${server.url(path)}`) && why.test(l));
+    assert.ok(line, `a log line for ${path} matching ${why}`);
+  }
+  assert.ok(Number(relays.length) > 0 && now > 0);
+});
+
+test('archived 10002 and kind 3 events yield their relays, each event read once', async () => {
+  const seen = Math.floor(Date.now() / 1000) - 10;
+  const e1 = signed({ kind: 10002, tags: [['r', 'wss://nip65-a.example'], ['r', 'wss://nip65-b.example/', 'read'], ['p', 'abc'], ['r', 'garbage']] });
+  const e2 = signed({ kind: 10002, tags: [['r', 'wss://nip65-a.example'], ['r', 'WSS://NIP65-C.example']] });
+  const e3 = signed({ kind: 3, content: JSON.stringify({ 'wss://contacts-a.example': { read: true, write: true }, 'ftp://bad.example': {} }) });
+  const e4 = signed({ kind: 3, content: 'this is not json' });
+  const e5 = signed({ kind: 1, tags: [['r', 'wss://not-a-relay-list.example']] });
+  for (const e of [e1, e2, e3, e4, e5]) await archive(e, 'wss://archive.example', seen);
+  await archive(e1, 'wss://archive2.example', seen + 1); // the same event seen on a second relay
+
+  const s = await runOneCycle();
+  const st = s.last_cycle_stats;
+  assert.equal(st.events_scanned, 4, 'kinds 10002 and 3 only, each event once');
+  assert.equal(st.event_urls, 3 + 2 + 2);
+  assert.equal(st.event_urls_invalid, 2);
+  assert.equal(st.contact_lists_unparsable, 1);
+  assert.equal(st.relays_new_from_events, 4);
+  const urls = (await sql("SELECT url FROM bigbrotr.relays WHERE url LIKE 'wss://nip65%' OR url LIKE 'wss://contacts%' OR url LIKE '%not-a-relay-list%' ORDER BY url")).map((r) => r.url);
+  assert.deepEqual(urls, ['wss://contacts-a.example', 'wss://nip65-a.example', 'wss://nip65-b.example', 'wss://nip65-c.example']);
+
+  // The watermark: a new cycle reads only what arrived since.
+  const e6 = signed({ kind: 10002, tags: [['r', 'wss://nip65-d.example']] });
+  await archive(e6, 'wss://archive.example', seen + 2);
+  const s2 = await runOneCycle();
+  assert.equal(s2.last_cycle_stats.events_scanned, 1);
+  assert.equal(s2.last_cycle_stats.relays_new_from_events, 1);
+  const [{ state }] = await sql("SELECT state FROM bigbrotr.service_state WHERE service_name = 'finder'");
+  assert.ok(state.archive_watermark, 'the watermark is kept in service_state');
+});

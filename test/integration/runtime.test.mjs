@@ -1,0 +1,198 @@
+// runtime.test.mjs: the service runtime on a live cluster: start, status, a second start, kill -9 of
+// a worker, a server restart, SIGTERM, SIGHUP reload, stop; and the one-shot initializer seeding a
+// file with good, bad, duplicate and private lines.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  sql, connect, status, waitFor, setConfig, restartServer, freshExtension, workerPids, writeWorkFile,
+  logMark, logSince, sleep,
+} from './lib/cluster.mjs';
+
+const running = async (name) => {
+  const s = await status(name);
+  return s.running ? s : null;
+};
+
+before(async () => {
+  await freshExtension();
+  // The finder is the continuous service under test; with no sources and no events its cycles are
+  // quick and harmless.
+  await sql('DELETE FROM bigbrotr.finder_sources');
+  await setConfig({ 'bigbrotr.finder.interval': 60, 'bigbrotr.log_level': 'info' });
+});
+
+after(async () => {
+  await sql("UPDATE bigbrotr.service_control SET enabled = false").catch(() => {});
+  await setConfig({ 'bigbrotr.log_level': null, 'bigbrotr.finder.interval': null, 'bigbrotr.initializer.seed_file': null });
+});
+
+test('a started service runs as a background worker and reports its cycles', async () => {
+  const [{ bigbrotr_start: started }] = await sql("SELECT bigbrotr.bigbrotr_start('finder')");
+  assert.equal(started, true);
+  const s = await waitFor('finder running with a cycle done', async () => {
+    const st = await status('finder');
+    return st.running && Number(st.cycles_run) >= 1 ? st : null;
+  });
+  assert.ok(s.pid > 0);
+  assert.ok(s.started_at instanceof Date);
+  assert.ok(s.last_cycle_end >= s.last_cycle_start);
+  assert.equal(Number(s.cycles_failed), 0);
+  assert.equal((await workerPids('finder')).length, 1, 'exactly one worker for the service');
+});
+
+test('starting a running service is a no-op with a notice', async () => {
+  const client = await connect();
+  const notices = [];
+  client.on('notice', (n) => notices.push(n.message));
+  const { rows } = await client.query("SELECT bigbrotr.bigbrotr_start('finder') AS r");
+  await client.end();
+  assert.equal(rows[0].r, false);
+  assert.match(notices.join('\n'), /already started/);
+  assert.equal((await workerPids('finder')).length, 1);
+});
+
+test('an unknown service name is a clear error listing the known ones', async () => {
+  await assert.rejects(sql("SELECT bigbrotr.bigbrotr_start('monitr')"), (e) => {
+    assert.match(e.message, /unknown bigbrotr service "monitr"/);
+    assert.match(e.detail, /Known services: .*finder/);
+    return true;
+  });
+});
+
+test('a worker killed with SIGKILL comes back', async () => {
+  const before = (await status('finder')).pid;
+  process.kill(before, 'SIGKILL');
+  const s = await waitFor('finder back after kill -9', async () => {
+    const st = await running('finder');
+    return st && st.pid !== before ? st : null;
+  }, { timeoutMs: 60000 });
+  assert.notEqual(s.pid, before);
+});
+
+test('started services come back after a server restart', async () => {
+  const before = (await status('finder')).pid;
+  await restartServer();
+  const s = await waitFor('finder back after restart', async () => {
+    const st = await running('finder');
+    return st && st.pid !== before ? st : null;
+  }, { timeoutMs: 60000 });
+  assert.ok(s.pid > 0);
+});
+
+test('SIGHUP makes the worker re-read its settings', async () => {
+  await waitFor('finder running', () => running('finder'));
+  const mark = logMark();
+  await setConfig({ 'bigbrotr.log_level': 'debug' });
+  await waitFor('reload logged by the finder', async () => /bigbrotr finder: configuration reloaded/.test(logSince(mark)));
+  await setConfig({ 'bigbrotr.log_level': 'info' });
+});
+
+test('SIGTERM stops a worker within 5 seconds (and the launcher restarts a wanted service)', async () => {
+  const pid = (await waitFor('finder running', () => running('finder'))).pid;
+  process.kill(pid, 'SIGTERM');
+  const t0 = Date.now();
+  while (Date.now() - t0 < 5000) {
+    try { process.kill(pid, 0); } catch { break; }
+    await sleep(50);
+  }
+  assert.throws(() => process.kill(pid, 0), 'the worker exited within 5 s');
+  const s = await waitFor('finder restarted', async () => {
+    const st = await running('finder');
+    return st && st.pid !== pid ? st : null;
+  }, { timeoutMs: 30000 });
+  assert.ok(s.pid > 0);
+});
+
+test('bigbrotr_stop stops the service and it stays stopped', async () => {
+  const [{ bigbrotr_stop: stopped }] = await sql("SELECT bigbrotr.bigbrotr_stop('finder')");
+  assert.equal(stopped, true);
+  await waitFor('finder stopped', async () => (await workerPids('finder')).length === 0, { timeoutMs: 10000 });
+  await sleep(7000); // longer than the launcher's restart delay
+  assert.equal((await workerPids('finder')).length, 0);
+  const s = await status('finder');
+  assert.equal(s.enabled, false);
+  assert.equal(s.running, false);
+});
+
+test('the initializer verifies the install and seeds good, bad and duplicate lines', async () => {
+  const file = writeWorkFile('seeds.txt', [
+    '# comment line',
+    '',
+    'wss://relay.example.com',
+    'WSS://Relay.Example.COM/',          // duplicate after normalization
+    'wss://relay.example.com:443',       // duplicate: default port dropped
+    '  ws://plain.example.org:8080/path/  ',
+    'https://not-a-relay.example',        // wrong scheme
+    'wss://',                             // no host
+    'not a url at all',
+    'wss://user:pw@auth.example',         // userinfo refused
+    'ws://oxtrdevav64z64yb7x6rjg4ntzqjhedm5b5zjqulugknhzr46ny2qbad.onion',
+    'wss://relay.example.com',            // plain duplicate
+    'wss://127.0.0.1:7777',               // loopback: accepted because the tests allow private addresses
+  ].join('\n') + '\n');
+  await setConfig({ 'bigbrotr.initializer.seed_file': file });
+  const mark = logMark();
+  await sql("SELECT bigbrotr.bigbrotr_start('initializer')");
+  const s = await waitFor('initializer done', async () => {
+    const st = await status('initializer');
+    return Number(st.cycles_run) >= 1 && !st.running && !st.enabled ? st : null;
+  }, { timeoutMs: 30000 });
+  assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+
+  const relays = await sql('SELECT url, network FROM bigbrotr.relays ORDER BY url');
+  assert.deepEqual(relays, [
+    { url: 'ws://oxtrdevav64z64yb7x6rjg4ntzqjhedm5b5zjqulugknhzr46ny2qbad.onion', network: 'tor' },
+    { url: 'ws://plain.example.org:8080/path', network: 'clearnet' },
+    { url: 'wss://127.0.0.1:7777', network: 'clearnet' },
+    { url: 'wss://relay.example.com', network: 'clearnet' },
+  ]);
+  const stats = s.last_cycle_stats;
+  assert.equal(stats.objects_missing, 0);
+  assert.equal(stats.lines_read, 11);
+  assert.equal(stats.relays_valid, 4);
+  assert.equal(stats.lines_duplicate, 3);
+  assert.equal(stats.lines_invalid, 4);
+  assert.equal(stats.relays_new, 4);
+  const log = logSince(mark);
+  assert.match(log, /line 7: invalid relay URL "https:\/\/not-a-relay.example"/);
+  assert.match(log, /line 10: invalid relay URL "wss:\/\/user:pw@auth.example"/);
+
+  // A second run changes nothing: duplicates are harmless.
+  await sql("SELECT bigbrotr.bigbrotr_start('initializer')");
+  const s2 = await waitFor('second initializer run', async () => {
+    const st = await status('initializer');
+    return Number(st.cycles_run) >= 2 && !st.running ? st : null;
+  }, { timeoutMs: 30000 });
+  assert.equal(s2.last_cycle_stats.relays_new, 0);
+  assert.equal((await sql('SELECT count(*)::int AS n FROM bigbrotr.relays'))[0].n, 4);
+});
+
+test('with private addresses refused, the initializer skips loopback seeds', async () => {
+  await sql('DELETE FROM bigbrotr.relays');
+  await setConfig({ 'bigbrotr.allow_private_addresses': 'off' });
+  try {
+    const before = Number((await status('initializer')).cycles_run);
+    await sql("SELECT bigbrotr.bigbrotr_start('initializer')");
+    const s = await waitFor('initializer run', async () => {
+      const st = await status('initializer');
+      return Number(st.cycles_run) > before && !st.running ? st : null;
+    }, { timeoutMs: 30000 });
+    assert.equal(s.last_cycle_stats.lines_private_refused, 1);
+    const urls = (await sql('SELECT url FROM bigbrotr.relays')).map((r) => r.url);
+    assert.ok(!urls.includes('wss://127.0.0.1:7777'));
+  } finally {
+    await setConfig({ 'bigbrotr.allow_private_addresses': 'on' });
+  }
+});
+
+test('the initializer fails clearly when an object is missing', async () => {
+  await sql('DROP VIEW bigbrotr.relay_metadata_latest');
+  const before = Number((await status('initializer')).cycles_failed);
+  await sql("SELECT bigbrotr.bigbrotr_start('initializer')");
+  const s = await waitFor('initializer failed run', async () => {
+    const st = await status('initializer');
+    return Number(st.cycles_failed) > before && !st.running ? st : null;
+  }, { timeoutMs: 30000 });
+  assert.match(s.last_error, /installation is incomplete: 1 required object is missing/);
+  assert.equal(s.enabled, false, 'a one-shot service is not retried after a failed run');
+});
