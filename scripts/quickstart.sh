@@ -28,7 +28,7 @@ cat > "$conf_dir/bigbrotr.conf" <<CONF
 shared_preload_libraries = 'bigbrotr'
 bigbrotr.database = 'bigbrotr'
 max_worker_processes = 32
-bigbrotr.tor.enabled = $TOR
+bigbrotr.tor_enabled = $TOR
 CONF
 
 if [ "$TOR" = on ]; then

@@ -45,28 +45,28 @@ bigbrotr_define_shared_gucs(void)
 							 &bigbrotr_allow_private_addresses, false,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
-	DefineCustomBoolVariable("bigbrotr.tor.enabled",
+	DefineCustomBoolVariable("bigbrotr.tor_enabled",
 							 "Reach .onion relays and sources through Tor.",
 							 "When off, .onion relays are skipped and counted.",
 							 &bigbrotr_tor_enabled, false,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
-	DefineCustomStringVariable("bigbrotr.tor.socks_host",
+	DefineCustomStringVariable("bigbrotr.tor_socks_host",
 							   "Host of Tor's SOCKS port (used for HTTP requests).",
 							   NULL, &bigbrotr_tor_socks_host, "127.0.0.1",
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 
-	DefineCustomIntVariable("bigbrotr.tor.socks_port",
+	DefineCustomIntVariable("bigbrotr.tor_socks_port",
 							"Tor's SOCKS port (used for HTTP requests).",
 							NULL, &bigbrotr_tor_socks_port, 9050, 1, 65535,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
-	DefineCustomStringVariable("bigbrotr.tor.http_tunnel_host",
+	DefineCustomStringVariable("bigbrotr.tor_http_tunnel_host",
 							   "Host of Tor's HTTPTunnelPort (HTTP CONNECT, used for WebSockets).",
 							   NULL, &bigbrotr_tor_http_tunnel_host, "127.0.0.1",
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 
-	DefineCustomIntVariable("bigbrotr.tor.http_tunnel_port",
+	DefineCustomIntVariable("bigbrotr.tor_http_tunnel_port",
 							"Tor's HTTPTunnelPort (HTTP CONNECT, used for WebSockets).",
 							NULL, &bigbrotr_tor_http_tunnel_port, 9080, 1, 65535,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);

@@ -49,6 +49,7 @@ uint64
 bb_spi_run(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes,
 		   Datum *values, const char *nulls, bool read_only)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	int			ret;
 
 	if (*cache == NULL)
@@ -63,6 +64,12 @@ bb_spi_run(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes,
 	}
 	pgstat_report_activity(STATE_RUNNING, sql);
 	ret = SPI_execute_plan(*cache, values, nulls, read_only, 0);
+
+	/*
+	 * SPI returns in its procedure context, which SPI_finish frees: without this, whatever the
+	 * caller pallocs next (copies of result values) would vanish at commit.
+	 */
+	MemoryContextSwitchTo(caller);
 	if (ret < 0)
 		elog(ERROR, "SPI_execute_plan failed (%s) for: %s", SPI_result_code_string(ret), sql);
 	return SPI_processed;

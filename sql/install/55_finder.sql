@@ -3,7 +3,7 @@
 CREATE TABLE bigbrotr.finder_sources (
     url             text    PRIMARY KEY CHECK (url ~* '^https?://'),
     enabled         boolean NOT NULL DEFAULT true,
-    timeout_seconds integer CHECK (timeout_seconds BETWEEN 1 AND 3600),  -- NULL: bigbrotr.finder.timeout
+    timeout_seconds integer CHECK (timeout_seconds BETWEEN 1 AND 3600),  -- NULL: bigbrotr.finder_timeout
     added_at        timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE bigbrotr.finder_sources IS

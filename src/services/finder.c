@@ -29,23 +29,23 @@ static int	finder_batch_size = 500;
 void
 finder_define_gucs(void)
 {
-	DefineCustomIntVariable("bigbrotr.finder.interval",
+	DefineCustomIntVariable("bigbrotr.finder_interval",
 							"Seconds between two finder cycles.",
 							NULL, &finder_interval, 3600, 60, INT_MAX / 1000,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.finder.timeout",
+	DefineCustomIntVariable("bigbrotr.finder_timeout",
 							"Timeout of one source request, unless the source sets its own.",
 							NULL, &finder_timeout, 30, 1, 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.finder.delay_between_requests",
+	DefineCustomIntVariable("bigbrotr.finder_delay_between_requests",
 							"Pause between two source requests.",
 							NULL, &finder_delay_ms, 1000, 0, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.finder.max_response_size",
+	DefineCustomIntVariable("bigbrotr.finder_max_response_size",
 							"Largest source response body read; larger ones are refused.",
 							NULL, &finder_max_response_size, 10 * 1024 * 1024, 1024, MaxAllocSize / 2,
 							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.finder.batch_size",
+	DefineCustomIntVariable("bigbrotr.finder_batch_size",
 							"Relay URLs inserted per call of bigbrotr.insert_relays.",
 							NULL, &finder_batch_size, 500, 1, 100000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
@@ -182,7 +182,7 @@ fetch_source(ServiceCycle *cycle, HttpClient *client, FinderSource *src)
 	req->via_tor = http_url_is_onion(src->url);
 	if (req->via_tor && !bigbrotr_tor_enabled)
 	{
-		bb_log(BB_INFO, "source %s: .onion source skipped (bigbrotr.tor.enabled is off)", src->url);
+		bb_log(BB_INFO, "source %s: .onion source skipped (bigbrotr.tor_enabled is off)", src->url);
 		return SOURCE_SKIPPED;
 	}
 	if (!http_client_add(client, req))

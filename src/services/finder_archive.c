@@ -29,14 +29,14 @@ static int	events_commit_lag = 300;
 void
 finder_archive_define_gucs(void)
 {
-	DefineCustomBoolVariable("bigbrotr.finder.scan_events",
+	DefineCustomBoolVariable("bigbrotr.finder_scan_events",
 							 "Discover relays from archived kind 10002 and kind 3 events.",
 							 NULL, &scan_events, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.finder.events_batch_size",
+	DefineCustomIntVariable("bigbrotr.finder_events_batch_size",
 							"Archived events read per transaction by the finder.",
 							NULL, &events_batch_size, 1000, 1, 100000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.finder.events_commit_lag",
+	DefineCustomIntVariable("bigbrotr.finder_events_commit_lag",
 							"Events first seen more recently than this are read in a later cycle.",
 							NULL, &events_commit_lag, 300, 0, 86400,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);

@@ -48,23 +48,23 @@ initializer_define_gucs(void)
 	get_share_path(my_exec_path, sharedir);
 	snprintf(default_seed_file, MAXPGPATH, "%s/extension/bigbrotr/seed_relays.txt", sharedir);
 
-	DefineCustomStringVariable("bigbrotr.initializer.seed_file",
+	DefineCustomStringVariable("bigbrotr.initializer_seed_file",
 							   "File of relay URLs (one a line) the initializer seeds; empty to seed nothing.",
 							   NULL, &seed_file, default_seed_file,
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
-	DefineCustomBoolVariable("bigbrotr.initializer.verify_extensions",
+	DefineCustomBoolVariable("bigbrotr.initializer_verify_extensions",
 							 "Check that the required extensions are installed.",
 							 NULL, &verify_extensions, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("bigbrotr.initializer.verify_tables",
+	DefineCustomBoolVariable("bigbrotr.initializer_verify_tables",
 							 "Check that bigbrotr's tables exist.",
 							 NULL, &verify_tables, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("bigbrotr.initializer.verify_procedures",
+	DefineCustomBoolVariable("bigbrotr.initializer_verify_procedures",
 							 "Check that bigbrotr's procedures exist.",
 							 NULL, &verify_procedures, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("bigbrotr.initializer.verify_views",
+	DefineCustomBoolVariable("bigbrotr.initializer_verify_views",
 							 "Check that bigbrotr's views exist.",
 							 NULL, &verify_views, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.initializer.batch_size",
+	DefineCustomIntVariable("bigbrotr.initializer_batch_size",
 							"Relay URLs inserted per call of bigbrotr.insert_relays.",
 							NULL, &seed_batch_size, 500, 1, 100000, PGC_SIGHUP, 0, NULL, NULL, NULL);
 }
@@ -209,7 +209,7 @@ seed_relays(ServiceCycle *cycle)
 
 	if (seed_file == NULL || seed_file[0] == '\0')
 	{
-		bb_log(BB_INFO, "bigbrotr.initializer.seed_file is empty; nothing to seed");
+		bb_log(BB_INFO, "bigbrotr.initializer_seed_file is empty; nothing to seed");
 		return;
 	}
 

@@ -2,7 +2,7 @@
 // and against archived kind 10002 / kind 3 events, which must yield their relays exactly once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql, status, waitFor, setConfig, freshExtension, logMark, logSince } from './lib/cluster.mjs';
+import { sql, sleep, status, waitFor, setConfig, freshExtension, logMark, logSince } from './lib/cluster.mjs';
 import { signed, archive } from './lib/events.mjs';
 import { startSourceServer } from '../fixtures/http_sources.mjs';
 
@@ -33,17 +33,17 @@ before(async () => {
     ['/online', '/mixed', '/html', '/error500', '/object', '/huge', '/never'].map(server.url));
   await sql("INSERT INTO bigbrotr.finder_sources (url, enabled) VALUES ($1, false)", [server.url('/disabled')]);
   await setConfig({
-    'bigbrotr.finder.delay_between_requests': '50ms',
-    'bigbrotr.finder.max_response_size': '1MB',
-    'bigbrotr.finder.events_commit_lag': 0,
+    'bigbrotr.finder_delay_between_requests': '50ms',
+    'bigbrotr.finder_max_response_size': '1MB',
+    'bigbrotr.finder_events_commit_lag': 0,
   });
 });
 
 after(async () => {
   await sql("SELECT bigbrotr.bigbrotr_stop('finder')").catch(() => {});
   await setConfig({
-    'bigbrotr.finder.delay_between_requests': null, 'bigbrotr.finder.max_response_size': null,
-    'bigbrotr.finder.events_commit_lag': null,
+    'bigbrotr.finder_delay_between_requests': null, 'bigbrotr.finder_max_response_size': null,
+    'bigbrotr.finder_events_commit_lag': null,
   });
   await server.close();
 });
@@ -77,14 +77,16 @@ test('good sources are read, hostile ones are logged and counted, none stops the
 });
 
 test('archived 10002 and kind 3 events yield their relays, each event read once', async () => {
-  const seen = Math.floor(Date.now() / 1000) - 10;
+  // First seen after the previous cycle's horizon (lag 0 here), and in the past when the cycle runs.
+  const seen = Math.floor(Date.now() / 1000) + 1;
   const e1 = signed({ kind: 10002, tags: [['r', 'wss://nip65-a.example'], ['r', 'wss://nip65-b.example/', 'read'], ['p', 'abc'], ['r', 'garbage']] });
   const e2 = signed({ kind: 10002, tags: [['r', 'wss://nip65-a.example'], ['r', 'WSS://NIP65-C.example']] });
   const e3 = signed({ kind: 3, content: JSON.stringify({ 'wss://contacts-a.example': { read: true, write: true }, 'ftp://bad.example': {} }) });
   const e4 = signed({ kind: 3, content: 'this is not json' });
   const e5 = signed({ kind: 1, tags: [['r', 'wss://not-a-relay-list.example']] });
   for (const e of [e1, e2, e3, e4, e5]) await archive(e, 'wss://archive.example', seen);
-  await archive(e1, 'wss://archive2.example', seen + 1); // the same event seen on a second relay
+  await archive(e1, 'wss://archive2.example', seen); // the same event seen on a second relay
+  await sleep(2100);
 
   const s = await runOneCycle();
   const st = s.last_cycle_stats;
@@ -98,7 +100,8 @@ test('archived 10002 and kind 3 events yield their relays, each event read once'
 
   // The watermark: a new cycle reads only what arrived since.
   const e6 = signed({ kind: 10002, tags: [['r', 'wss://nip65-d.example']] });
-  await archive(e6, 'wss://archive.example', seen + 2);
+  await archive(e6, 'wss://archive.example', Math.floor(Date.now() / 1000) + 1);
+  await sleep(2100);
   const s2 = await runOneCycle();
   assert.equal(s2.last_cycle_stats.events_scanned, 1);
   assert.equal(s2.last_cycle_stats.relays_new_from_events, 1);

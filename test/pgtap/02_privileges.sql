@@ -22,7 +22,7 @@ SELECT throws_ok($$SELECT bigbrotr.bigbrotr_stop('initializer')$$, '42501', NULL
 SELECT lives_ok($$SELECT * FROM bigbrotr.bigbrotr_status()$$, 'a plain role can read the status');
 SELECT throws_ok($$INSERT INTO bigbrotr.service_control VALUES ('initializer', true)$$, '42501', NULL,
                  'a plain role cannot write the wish table directly');
-SELECT is((SELECT count(*)::int FROM pg_settings WHERE name = 'bigbrotr.initializer.seed_file'), 0,
+SELECT is((SELECT count(*)::int FROM pg_settings WHERE name = 'bigbrotr.initializer_seed_file'), 0,
           'superuser-only settings are hidden from pg_settings for other roles');
 RESET ROLE;
 

@@ -68,7 +68,7 @@ export async function status(name) {
   return rows[0];
 }
 
-// Sets GUCs with ALTER SYSTEM and reloads, e.g. setConfig({'bigbrotr.finder.interval': 60}).
+// Sets GUCs with ALTER SYSTEM and reloads, e.g. setConfig({'bigbrotr.finder_interval': 60}).
 export async function setConfig(settings, { reload = true } = {}) {
   const client = await connect('postgres');
   try {
