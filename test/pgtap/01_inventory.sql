@@ -2,7 +2,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(52);
+SELECT plan(60);
 
 SELECT has_schema('bigbrotr');
 SELECT has_extension('bigbrotr');
@@ -56,6 +56,14 @@ SELECT has_function('bigbrotr', 'insert_relay_metadata_batch', ARRAY['jsonb']);
 SELECT function_returns('bigbrotr', 'delete_orphan_events', '{}'::name[], 'integer', 'delete_orphan_events returns how many rows it removed');
 SELECT function_returns('bigbrotr', 'delete_orphan_nip11', '{}'::name[], 'integer', 'delete_orphan_nip11 returns how many rows it removed');
 SELECT function_returns('bigbrotr', 'delete_orphan_nip66', '{}'::name[], 'integer', 'delete_orphan_nip66 returns how many rows it removed');
+SELECT has_function('bigbrotr', 'event_verify', ARRAY['text']);
+SELECT has_function('bigbrotr', 'event_verify', ARRAY['jsonb']);
+SELECT has_function('bigbrotr', 'event_id', ARRAY['jsonb']);
+SELECT has_function('bigbrotr', 'event_id', ARRAY['text', 'bigint', 'integer', 'jsonb', 'text']);
+SELECT has_function('bigbrotr', 'relay_url_check', ARRAY['text']);
+SELECT has_function('bigbrotr', 'relay_url_normalize', ARRAY['text']);
+SELECT has_function('bigbrotr', 'relay_url_network', ARRAY['text']);
+SELECT volatility_is('bigbrotr', 'event_verify', ARRAY['text'], 'immutable', 'event_verify is immutable (usable in indexes and checks)');
 SELECT has_function('bigbrotr', 'bigbrotr_start', ARRAY['text']);
 SELECT has_function('bigbrotr', 'bigbrotr_stop', ARRAY['text']);
 SELECT has_function('bigbrotr', 'bigbrotr_status', 'function bigbrotr.bigbrotr_status exists');
