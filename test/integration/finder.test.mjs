@@ -108,3 +108,26 @@ test('archived 10002 and kind 3 events yield their relays, each event read once'
   const [{ state }] = await sql("SELECT state FROM bigbrotr.service_state WHERE service_name = 'finder'");
   assert.ok(state.archive_watermark, 'the watermark is kept in service_state');
 });
+
+test('pg_dump keeps user-added sources and restores without conflicts on the built-in ones', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { env } = await import('./lib/cluster.mjs');
+  await sql("INSERT INTO bigbrotr.finder_sources (url, timeout_seconds) VALUES ('https://user.example/relays.json', 7)");
+  const conn = ['-h', '127.0.0.1', '-p', String(env.port), '-U', 'postgres'];
+  const dump = execFileSync(`${env.pgBin}/pg_dump`, [...conn, '-d', env.db], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  await sql('DROP DATABASE IF EXISTS bigbrotr_restore', [], 'postgres');
+  await sql('CREATE DATABASE bigbrotr_restore', [], 'postgres');
+  try {
+    execFileSync(`${env.pgBin}/psql`, [...conn, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'bigbrotr_restore'],
+      { input: dump, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    const q = 'SELECT url, enabled, timeout_seconds, builtin FROM bigbrotr.finder_sources ORDER BY url';
+    const original = (await sql(q)).filter((r) => !r.builtin);
+    const restored = await sql(q, [], 'bigbrotr_restore');
+    assert.deepEqual(restored.filter((r) => r.builtin).map((r) => r.url),
+      ['https://api.nostr.watch/v1/offline', 'https://api.nostr.watch/v1/online'], 'built-in rows made by CREATE EXTENSION');
+    assert.deepEqual(restored.filter((r) => !r.builtin), original, 'every user row, as it was');
+    assert.ok(original.some((r) => r.url === 'https://user.example/relays.json' && r.timeout_seconds === 7));
+  } finally {
+    await sql('DROP DATABASE bigbrotr_restore WITH (FORCE)', [], 'postgres');
+  }
+});
