@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <libwebsockets.h>
+#include <openssl/x509.h>
 
 #include "nostr/relay_url.h"
 
@@ -85,6 +86,7 @@ struct WsConn
 	WsCloseReason pending_reason;
 	char		pending_detail[WS_DETAIL_MAX];
 	char		peer_close[WS_DETAIL_MAX];	/* the peer's close frame, for the detail */
+	char		tls_error[128];	/* why the certificate was rejected; lws only says "SSL err 1" */
 	int64_t		deadline_ms;
 	struct lws *wsi;
 	DnsQuery   *dns;
@@ -446,10 +448,19 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 		case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 			note_peer_close(conn, in, len);
 			break;
+		case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+			/* user is the X509_STORE_CTX, len is OpenSSL's preverify_ok; lws decides, we take notes. */
+			if (!len && user)
+				snprintf(conn->tls_error, sizeof(conn->tls_error), "%s",
+						 X509_verify_cert_error_string(X509_STORE_CTX_get_error((X509_STORE_CTX *) user)));
+			break;
 		case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 			copy_detail(detail, in, len, "connection failed");
 			if (conn->close_requested)
 				finish(conn, WS_CLOSE_NORMAL, "closed by us before the connection opened");
+			else if (conn->tls_error[0])
+				finishf(conn, WS_CLOSE_CONNECT_FAILED, "TLS certificate of %s rejected: %s", conn->host,
+						conn->tls_error);
 			else
 				finishf(conn, WS_CLOSE_CONNECT_FAILED, "%s", detail);
 			break;

@@ -235,6 +235,7 @@ test('TLS: a self-signed certificate is connect_failed; trusted, it opens; a nam
   const url = `wss://localhost:${tls.port}/echo`;
   const untrusted = await probe(['--allow-private', url]);
   assert.deepEqual(untrusted.reasons, ['connect_failed']);
+  assert.match(untrusted.closes[0].detail, /TLS certificate of localhost rejected: self-signed/);
   assert.equal(untrusted.opens.length, 0);
 
   const trusted = await probe(['--allow-private', '--ca', tls.cert, '--send', 'over tls', '--close-after', '500', url]);
@@ -244,6 +245,7 @@ test('TLS: a self-signed certificate is connect_failed; trusted, it opens; a nam
   // Same server and CA, but the certificate names "localhost", not 127.0.0.1.
   const mismatch = await probe(['--allow-private', '--ca', tls.cert, `wss://127.0.0.1:${tls.port}/echo`]);
   assert.deepEqual(mismatch.reasons, ['connect_failed']);
+  assert.match(mismatch.closes[0].detail, /mismatch/);
 });
 
 test('private targets are refused, by literal and after resolution, without touching the server', async () => {
@@ -285,6 +287,14 @@ test('via Tor: an .onion relay is reached through the CONNECT proxy, with no loc
     const f = await probe(['--proxy', `127.0.0.1:${proxy.port}`, '--via-tor', '--timeout', '5000', other]);
     assert.deepEqual(f.reasons, ['connect_failed']);
     assert.equal(proxy.refused(), 1);
+
+    // wss through the tunnel: TLS runs end to end, SNI and certificate check on the relay's name.
+    proxy.map(`localhost:${tls.port}`, tls.port);
+    const t = await probe(['--proxy', `127.0.0.1:${proxy.port}`, '--via-tor', '--ca', tls.cert, '--send', 'tunnelled',
+      '--close-after', '500', `wss://localhost:${tls.port}/echo`]);
+    assert.deepEqual(t.messages.map((m) => m.data), ['tunnelled']);
+    assert.deepEqual(t.reasons, ['normal']);
+    assert.equal(proxy.tunnels(), 2);
   } finally {
     await proxy.close();
   }
