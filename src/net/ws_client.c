@@ -45,6 +45,7 @@
 #define WS_DNS_POLL_MS 5		/* shorter sleep while a lookup is running (getaddrinfo_a is polled) */
 #define WS_CLOSE_GRACE_S 3		/* a peer that will not take our close frame is dropped after this */
 #define WS_DETAIL_MAX 256
+#define WS_LWS_TIMEOUT_S 300	/* backstop only: connect_timeout_ms is enforced by us */
 
 typedef enum ConnState
 {
@@ -542,6 +543,8 @@ ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
 	info.gid = -1;
 	info.uid = -1;
 	info.protocols = ws_protocols;
+	/* lws' own network timeouts (20 s by default) would cut a slow Tor handshake short: ours rule. */
+	info.timeout_secs = WS_LWS_TIMEOUT_S;
 	loop->context = lws_create_context(&info);
 	if (loop->context == NULL)
 	{
@@ -676,8 +679,7 @@ start_lws(WsConn *conn)
 	info.port = conn->port;
 	info.ssl_connection = conn->secure ? LCCSCF_USE_SSL : 0;
 	info.path = conn->path;
-	info.host = conn->host_header;
-	info.origin = conn->host_header;
+	info.host = conn->host_header;	/* also SNI and the certificate name (port stripped by lws) */
 	info.alpn = "http/1.1";		/* WebSockets over HTTP/1.1 upgrade, never h2 */
 	info.opaque_user_data = conn;
 	info.pwsi = &conn->wsi;
