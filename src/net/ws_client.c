@@ -512,6 +512,33 @@ make_vhost(WsLoop *loop, const char *name, const char *proxy_host, int proxy_por
 	return lws_create_vhost(loop->context, &info);
 }
 
+/*
+ * lws looks the proxy's name up with a blocking getaddrinfo on every connection it makes through it;
+ * resolving it once here (a local name such as a compose service, or a literal) keeps that out of
+ * the connection path.
+ */
+static char *
+resolve_proxy_host(const char *host, char *error, size_t error_len)
+{
+	struct addrinfo hints;
+	struct addrinfo *res = NULL;
+	char		ip[INET6_ADDRSTRLEN];
+	int			rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET;	/* lws' proxy setting takes host:port, which an IPv6 literal breaks */
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0 || res == NULL)
+	{
+		snprintf(error, error_len, "cannot resolve the tunnel proxy host %s: %s", host, gai_strerror(rc));
+		return NULL;
+	}
+	inet_ntop(AF_INET, &((struct sockaddr_in *) res->ai_addr)->sin_addr, ip, sizeof(ip));
+	freeaddrinfo(res);
+	return strdup(ip);
+}
+
 WsLoop *
 ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
 {
@@ -528,8 +555,15 @@ ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
 	loop->allow_private = options->allow_private_addresses;
 	loop->max_message = options->max_message_size ? options->max_message_size : WS_DEFAULT_MAX_MESSAGE;
 	loop->user_agent = strdup(options->user_agent && options->user_agent[0] ? options->user_agent : "bigbrotr");
-	loop->proxy_host = options->tunnel_proxy_host && options->tunnel_proxy_host[0]
-		? strdup(options->tunnel_proxy_host) : NULL;
+	if (options->tunnel_proxy_host && options->tunnel_proxy_host[0])
+	{
+		loop->proxy_host = resolve_proxy_host(options->tunnel_proxy_host, error, error_len);
+		if (loop->proxy_host == NULL)
+		{
+			ws_loop_destroy(loop);
+			return NULL;
+		}
+	}
 	if (options->ca_file && options->ca_file[0])
 		loop->ca_file = strdup(options->ca_file);
 	else if (access(WS_SYSTEM_CA_FILE, R_OK) == 0)

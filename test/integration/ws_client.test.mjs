@@ -298,10 +298,19 @@ test('an unknown host name is connect_failed; bad URLs and Tor without a proxy a
   assert.match(t.lines.find((l) => l.ev === 'connect_error').error, /no tunnel proxy/);
 });
 
+test('a tunnel proxy whose name does not resolve fails the loop creation, with the reason', async () => {
+  const err = await run(PROBE, ['--proxy', 'no-such-proxy.invalid:9080', '--via-tor', `ws://${ONION}`])
+    .then(() => null, (e) => e);
+  assert.ok(err, 'the probe exits non-zero');
+  const line = JSON.parse(err.stdout.trim());
+  assert.equal(line.ev, 'loop_error');
+  assert.match(line.error, /cannot resolve the tunnel proxy host no-such-proxy.invalid/);
+});
+
 test('via Tor: an .onion relay is reached through the CONNECT proxy, with no local DNS or address check', async () => {
   const proxy = await startConnectProxy({ map: { [`${ONION}:80`]: relay.port } });
   try {
-    const r = await probe(['--proxy', `127.0.0.1:${proxy.port}`, '--via-tor', '--send', REQ,
+    const r = await probe(['--proxy', `localhost:${proxy.port}`, '--via-tor', '--send', REQ,
       '--close-on', '["EOSE"', `ws://${ONION}`]);
     assert.equal(r.opens.length, 1);
     const got = r.messages.map((m) => JSON.parse(m.data));
