@@ -462,8 +462,11 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 			else if (conn->tls_error[0])
 				finishf(conn, WS_CLOSE_CONNECT_FAILED, "TLS certificate of %s rejected: %s", conn->host,
 						conn->tls_error);
+			else if (conn->via_tor)
+				finishf(conn, WS_CLOSE_CONNECT_FAILED, "%s (%s port %d through the tunnel proxy)", detail,
+						conn->host, conn->port);
 			else
-				finishf(conn, WS_CLOSE_CONNECT_FAILED, "%s", detail);
+				finishf(conn, WS_CLOSE_CONNECT_FAILED, "%s (%s port %d)", detail, conn->address, conn->port);
 			break;
 		case LWS_CALLBACK_CLIENT_CLOSED:
 			if (conn->close_requested)
@@ -663,8 +666,8 @@ pick_address(WsConn *conn, const struct addrinfo *list, char *detail)
 				  ? (const void *) &((const struct sockaddr_in *) refused)->sin_addr
 				  : (const void *) &((const struct sockaddr_in6 *) refused)->sin6_addr,
 				  ip, sizeof(ip));
-		snprintf(detail, WS_DETAIL_MAX, "%s resolves to %s address %s", conn->host,
-				 nostr_addr_class_name(nostr_classify_sockaddr(refused)), ip);
+		snprintf(detail, WS_DETAIL_MAX, "%s resolves to %s, not a public address (%s)", conn->host, ip,
+				 nostr_addr_class_name(nostr_classify_sockaddr(refused)));
 	}
 	else
 		snprintf(detail, WS_DETAIL_MAX, "%s has no usable address", conn->host);
@@ -924,7 +927,7 @@ ws_connect(WsLoop *loop, const char *url, bool via_tor, int connect_timeout_ms,
 		{
 			conn->pending_finish = true;
 			conn->pending_reason = WS_CLOSE_REFUSED_PRIVATE;
-			snprintf(conn->pending_detail, sizeof(conn->pending_detail), "%s is a %s address",
+			snprintf(conn->pending_detail, sizeof(conn->pending_detail), "%s is not a public address (%s)",
 					 u->host, nostr_addr_class_name(u->host_class));
 		}
 	}

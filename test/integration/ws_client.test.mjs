@@ -199,6 +199,7 @@ test('200 concurrent connections on one loop each get their events and close nor
 test('a refused TCP connection is connect_failed', async () => {
   const r = await probe(['--allow-private', `ws://127.0.0.1:${closedPort}`]);
   assert.deepEqual(r.reasons, ['connect_failed']);
+  assert.match(r.closes[0].detail, new RegExp(`127\\.0\\.0\\.1 port ${closedPort}`));
   assert.equal(r.opens.length, 0);
 });
 
@@ -279,10 +280,11 @@ test('TLS: a self-signed certificate is connect_failed; trusted, it opens; a nam
 test('private targets are refused, by literal and after resolution, without touching the server', async () => {
   const before = misbehavingConnections;
   const r = await probe([`ws://127.0.0.1:${misbehaving.port}/echo`, `ws://localhost:${misbehaving.port}/echo`,
-    `ws://[::1]:${misbehaving.port}/echo`, `ws://10.1.2.3:${misbehaving.port}/`]);
-  assert.deepEqual(r.reasons, ['refused_private_address', 'refused_private_address', 'refused_private_address',
-    'refused_private_address']);
-  assert.match(r.closes.find((c) => c.conn === 1).detail, /localhost resolves to loopback address/);
+    `ws://[::1]:${misbehaving.port}/echo`, `ws://10.1.2.3:${misbehaving.port}/`,
+    `ws://[::ffff:127.0.0.1]:${misbehaving.port}/echo`, 'ws://169.254.169.254/', 'ws://[fd00::1]/']);
+  assert.deepEqual(r.reasons, Array(7).fill('refused_private_address'));
+  assert.match(r.closes.find((c) => c.conn === 4).detail, /not a public address \(loopback\)/);
+  assert.match(r.closes.find((c) => c.conn === 1).detail, /localhost resolves to 127\.0\.0\.1, not a public address \(loopback\)/);
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(misbehavingConnections, before, 'no connection reached the server');
 });
