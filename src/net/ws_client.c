@@ -41,8 +41,8 @@
 #define WS_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 #define WS_DEFAULT_MAX_MESSAGE ((size_t) 16 * 1024 * 1024)
 #define WS_DEFAULT_CONNECT_TIMEOUT_MS 30000
-#define WS_WAKE_MS 20			/* longest sleep inside a slice: deadlines are noticed this fast */
-#define WS_DNS_POLL_MS 5		/* shorter sleep while a lookup is running (getaddrinfo_a is polled) */
+#define WS_WAKE_MS 20			/* how often abandoned lookups are checked for completion */
+#define WS_DNS_POLL_MS 5		/* how often a running lookup is checked (getaddrinfo_a is polled) */
 #define WS_CLOSE_GRACE_S 3		/* a peer that will not take our close frame is dropped after this */
 #define WS_DETAIL_MAX 256
 #define WS_LWS_TIMEOUT_S 300	/* backstop only: connect_timeout_ms is enforced by us */
@@ -122,6 +122,7 @@ struct WsLoop
 	WsConn	   *head;
 	WsConn	   *tail;
 	int			alive;			/* connections whose on_close has not run */
+	bool		in_service;		/* inside ws_loop_run: callbacks may be running */
 	DnsQuery   *orphans;
 	lws_sorted_usec_list_t wake;
 };
@@ -727,12 +728,15 @@ start_lws(WsConn *conn)
 		finishf(conn, WS_CLOSE_CONNECT_FAILED, "could not start connecting to %s", conn->address);
 }
 
-/* Moves every connection one step: DNS results, deadlines, deferred closes, starting lws. */
-static bool
+/*
+ * Moves every connection one step: DNS results, deadlines, deferred closes, starting lws. Returns
+ * when it next needs to run (absolute ms), so an idle loop sleeps instead of polling.
+ */
+static int64_t
 advance(WsLoop *loop)
 {
 	int64_t		now = now_ms();
-	bool		resolving = false;
+	int64_t		next = INT64_MAX;
 	WsConn	   *conn;
 
 	dns_reap_orphans(loop);
@@ -766,10 +770,14 @@ advance(WsLoop *loop)
 		}
 		if (conn->state == CONN_READY)
 			start_lws(conn);
-		if (conn->state == CONN_RESOLVING)
-			resolving = true;
+		if (conn->state == CONN_RESOLVING && now + WS_DNS_POLL_MS < next)
+			next = now + WS_DNS_POLL_MS;
+		if (conn->state != CONN_OPEN && conn->state != CONN_DONE && conn->deadline_ms < next)
+			next = conn->deadline_ms;
 	}
-	return resolving;
+	if (loop->orphans && now + WS_WAKE_MS < next)
+		next = now + WS_WAKE_MS;
+	return next;
 }
 
 /* Frees connections that are finished and that lws no longer references. */
@@ -803,25 +811,26 @@ ws_loop_run(WsLoop *loop, int slice_ms)
 {
 	int64_t		end = now_ms() + (slice_ms > 0 ? slice_ms : 0);
 
+	loop->in_service = true;
 	for (;;)
 	{
-		bool		resolving = advance(loop);
+		int64_t		next = advance(loop);
 		int64_t		now = now_ms();
-		int64_t		wait = end - now;
+		int64_t		wait = (next < end ? next : end) - now;
 
-		if (wait <= 0)
+		if (end - now <= 0)
 		{
 			if (slice_ms <= 0)
 				lws_service(loop->context, -1);
 			break;
 		}
-		if (wait > WS_WAKE_MS)
-			wait = WS_WAKE_MS;
-		if (resolving && wait > WS_DNS_POLL_MS)
-			wait = WS_DNS_POLL_MS;
+		if (wait < 1)
+			wait = 1;
+		/* lws_service sleeps until its next timer: this one bounds the sleep. */
 		lws_sul_schedule(loop->context, 0, &loop->wake, wake_noop, (lws_usec_t) wait * 1000);
 		lws_service(loop->context, 0);
 	}
+	loop->in_service = false;
 	lws_sul_cancel(&loop->wake);
 	advance(loop);
 	reap(loop);
@@ -969,6 +978,9 @@ ws_connect(WsLoop *loop, const char *url, bool via_tor, int connect_timeout_ms,
 		loop->head = conn;
 	loop->tail = conn;
 	loop->alive++;
+	/* Called from a callback: let lws_service return so the new connection starts this slice. */
+	if (loop->in_service)
+		lws_cancel_service(loop->context);
 	return conn;
 
 fail:
@@ -1007,7 +1019,12 @@ ws_close(WsConn *conn)
 		return;
 	conn->close_requested = true;
 	if (conn->wsi == NULL)
-		return;					/* not connected yet: the next advance finishes it */
+	{
+		/* Not connected yet: the next advance finishes it, soon if we are inside a callback. */
+		if (conn->loop->in_service)
+			lws_cancel_service(conn->loop->context);
+		return;
+	}
 	if (conn->state == CONN_OPEN)
 	{
 		/* A close frame goes out when writable; a peer that never lets it out is dropped. */
