@@ -20,7 +20,8 @@ typedef struct WsLoopOptions
 	bool		allow_private_addresses;
 	const char *tunnel_proxy_host;	/* HTTP CONNECT proxy for via_tor connections; NULL: none */
 	int			tunnel_proxy_port;
-	size_t		max_message_size;	/* larger messages close the connection (WS_CLOSE_TOO_LARGE) */
+	size_t		max_message_size;	/* larger messages close the connection (WS_CLOSE_TOO_LARGE);
+									 * 0: 16 MiB */
 	const char *user_agent;
 	const char *ca_file;		/* PEM bundle of trusted CAs; NULL: the system store */
 } WsLoopOptions;
