@@ -146,9 +146,13 @@ before(async () => {
   const cert = path.join(tmp, 'cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
     '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
-  const secure = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) });
+  const serverNames = [];
+  const secure = https.createServer({
+    key: fs.readFileSync(key), cert: fs.readFileSync(cert),
+    SNICallback: (name, cb) => { serverNames.push(name); cb(null, undefined); },
+  });
   new WebSocketServer({ server: secure }).on('connection', misbehave);
-  tls = { server: secure, port: await listenOn(secure), cert };
+  tls = { server: secure, port: await listenOn(secure), cert, serverNames };
 });
 
 after(async () => {
@@ -267,9 +271,11 @@ test('TLS: a self-signed certificate is connect_failed; trusted, it opens; a nam
   assert.match(untrusted.closes[0].detail, /TLS certificate of localhost rejected: self-signed/);
   assert.equal(untrusted.opens.length, 0);
 
+  tls.serverNames.length = 0;
   const trusted = await probe(['--allow-private', '--ca', tls.cert, '--send', 'over tls', '--close-after', String(500 * SLOW), url]);
   assert.equal(trusted.opens.length, 1);
   assert.deepEqual(trusted.messages.map((m) => m.data), ['over tls']);
+  assert.deepEqual(tls.serverNames, ['localhost'], 'SNI carries the name, though the connection went to 127.0.0.1');
 
   // Same server and CA, but the certificate names "localhost", not 127.0.0.1.
   const mismatch = await probe(['--allow-private', '--ca', tls.cert, `wss://127.0.0.1:${tls.port}/echo`]);
