@@ -36,6 +36,7 @@
 #include <libwebsockets.h>
 #include <openssl/x509.h>
 
+#include "nostr/buf.h"
 #include "nostr/relay_url.h"
 
 #define WS_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
@@ -99,9 +100,7 @@ struct WsConn
 	char		address[NOSTR_RELAY_HOST_MAX];	/* resolved IP literal, or the name for via_tor */
 	char		path[NOSTR_RELAY_URL_MAX + 1];
 
-	char	   *rx;
-	size_t		rx_len;
-	size_t		rx_cap;
+	nostr_buf	rx;				/* the message being reassembled */
 	bool		rx_in_message;
 	bool		rx_binary;
 
@@ -256,9 +255,7 @@ finish(WsConn *conn, WsCloseReason reason, const char *detail)
 		conn->dns = NULL;
 	}
 	send_queue_free(conn);
-	free(conn->rx);
-	conn->rx = NULL;
-	conn->rx_len = conn->rx_cap = 0;
+	nostr_buf_free(&conn->rx);
 	if (conn->cb.on_close)
 		conn->cb.on_close(conn, conn->user, reason, detail ? detail : "");
 }
@@ -300,57 +297,36 @@ on_receive(WsConn *conn, struct lws *wsi, const char *in, size_t len)
 	if (!conn->rx_in_message)
 	{
 		conn->rx_in_message = true;
-		conn->rx_len = 0;
+		conn->rx.len = 0;
 		conn->rx_binary = lws_frame_is_binary(wsi);
 	}
 	/*
 	 * Returning -1 here, in the middle of a frame, makes lws 4.1.6 write past its rx buffer (seen
 	 * under valgrind), so the connection is killed from the outside instead and the rest dropped.
 	 */
-	if (len > loop->max_message - conn->rx_len)
+	if (len > loop->max_message - conn->rx.len)
 	{
 		finishf(conn, WS_CLOSE_TOO_LARGE, "message larger than %zu bytes", loop->max_message);
 		kill_wsi(conn);
 		return 0;
 	}
-	if (conn->rx_len + len + 1 > conn->rx_cap)
+	if (!nostr_buf_append(&conn->rx, in, len))
 	{
-		size_t		cap = conn->rx_cap ? conn->rx_cap : 4096;
-		char	   *grown;
-
-		while (cap < conn->rx_len + len + 1)
-			cap *= 2;
-		grown = realloc(conn->rx, cap);
-		if (grown == NULL)
-		{
-			finish(conn, WS_CLOSE_TOO_LARGE, "out of memory for a message");
-			kill_wsi(conn);
-			return 0;
-		}
-		conn->rx = grown;
-		conn->rx_cap = cap;
+		finish(conn, WS_CLOSE_TOO_LARGE, "out of memory for a message");
+		kill_wsi(conn);
+		return 0;
 	}
-	if (len)
-		memcpy(conn->rx + conn->rx_len, in, len);
-	conn->rx_len += len;
 
 	if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
 	{
-		size_t		n = conn->rx_len;
-
 		conn->rx_in_message = false;
-		conn->rx_len = 0;
-		conn->rx[n] = '\0';
 		/* Nostr speaks text; a binary message is read (and size-checked) but not delivered. */
 		if (!conn->rx_binary && conn->cb.on_message)
-			conn->cb.on_message(conn, conn->user, conn->rx, n);
+			conn->cb.on_message(conn, conn->user, conn->rx.data, conn->rx.len);
+		conn->rx.len = 0;
 		/* Do not keep a huge buffer around for one big message. */
-		if (conn->state != CONN_DONE && conn->rx_cap > 256 * 1024)
-		{
-			free(conn->rx);
-			conn->rx = NULL;
-			conn->rx_cap = 0;
-		}
+		if (conn->rx.cap > 256 * 1024)
+			nostr_buf_free(&conn->rx);
 	}
 	return 0;
 }

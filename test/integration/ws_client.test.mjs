@@ -97,6 +97,7 @@ function misbehave(ws, req) {
     const part = 'y'.repeat(50 * 1024);
     for (let i = 0; i < 9; i++) ws.send(part, { fin: false });
     ws.send(part, { fin: true });
+    ws.send('');
     ws.send('["EOSE","done"]');
   } else if (url === '/fragments-too-large') {
     const part = 'z'.repeat(200 * 1024);
@@ -234,7 +235,8 @@ test('fragmented messages are reassembled; binary messages are not delivered as 
   const data = r.messages.map((m) => m.data);
   assert.deepEqual(data[0], '["NOTICE","hello world"]');
   assert.equal(data[1], 'y'.repeat(500 * 1024));
-  assert.equal(data[2], '["EOSE","done"]');
+  assert.equal(data[2], '', 'an empty message is a message');
+  assert.equal(data[3], '["EOSE","done"]');
   assert.deepEqual(r.reasons, ['normal']);
 
   const b = await probe(['--allow-private', '--run', String(1500 * SLOW), `${base}/binary`]);
