@@ -34,7 +34,14 @@ redact_secrets(ErrorData *edata)
 
 	if (name == NULL)
 		name = names_secret(edata->detail);
-	if (name != NULL)
+
+	/*
+	 * Messages only the log sees (the postmaster's reload lines, statement logging) are rewritten.
+	 * A message that also goes to a client (e.g. "must be superuser to examine ...") is left for
+	 * that client, who is the one who sent the value if there is one in it; those never quote the
+	 * value of a string setting without a check hook.
+	 */
+	if (name != NULL && !edata->output_to_client)
 	{
 		/* Allocated in ErrorContext like the message it replaces. */
 		edata->message = psprintf("a message about setting \"%s\" is not logged: it would show a secret", name);
@@ -42,9 +49,8 @@ redact_secrets(ErrorData *edata)
 		edata->detail_log = NULL;
 		edata->hint = NULL;
 		edata->context = NULL;
-		edata->hide_stmt = true;
 	}
-	else if (names_secret(debug_query_string))
+	if (name != NULL || names_secret(debug_query_string))
 		edata->hide_stmt = true;
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);

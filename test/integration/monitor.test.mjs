@@ -12,7 +12,7 @@ import { startRealRelay } from '../fixtures/real_relay.mjs';
 import { startMisbehavingRelays, GOOD_NIP11 } from '../fixtures/misbehaving_relays.mjs';
 import { startConnectProxy } from '../fixtures/connect_proxy.mjs';
 
-const ONION = 'ws://2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wyd.onion';
+const ONION = 'ws://duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion';
 let real;
 let bad;
 let proxy;
