@@ -42,7 +42,7 @@ q() { cluster_psql -d "$BB_DB" -At -c "$1"; }
 
 # RELAYS paths spread over the fixture's ports.
 read -r -a P <<< "$PORTS"
-q "SELECT bigbrotr.insert_relays(array_agg(u), array_agg('clearnet'), array_agg(1::bigint))
+q "SELECT bigbrotr.insert_relays(array_agg(u), array_agg('clearnet'::text), array_agg(1::bigint))
    FROM (SELECT format('ws://127.0.0.1:%s/r%s', (ARRAY[${PORTS// /,}])[1 + i % ${#P[@]}], lpad(i::text, 4, '0')) AS u
          FROM generate_series(1, $RELAYS) i) s" >/dev/null
 cluster_psql -d postgres -c "ALTER SYSTEM SET bigbrotr.monitor_max_parallel = $PARALLEL" \
