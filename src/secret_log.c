@@ -34,6 +34,9 @@ redact_secrets(ErrorData *edata)
 
 	if (name == NULL)
 		name = names_secret(edata->detail);
+	/* The services' own messages (bb_log) name settings but never print a secret's value. */
+	if (name != NULL && strncmp(edata->message, "bigbrotr ", 9) == 0)
+		name = NULL;
 
 	/*
 	 * Messages only the log sees (the postmaster's reload lines, statement logging) are rewritten.

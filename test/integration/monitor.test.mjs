@@ -11,11 +11,13 @@ import { env, sql, sleep, status, waitFor, setConfig, freshExtension, logMark, l
 import { startRealRelay } from '../fixtures/real_relay.mjs';
 import { startMisbehavingRelays, GOOD_NIP11 } from '../fixtures/misbehaving_relays.mjs';
 import { startConnectProxy } from '../fixtures/connect_proxy.mjs';
+import { startSocksProxy } from '../fixtures/socks_proxy.mjs';
 
 const ONION = 'ws://duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion';
 let real;
 let bad;
 let proxy;
+let socks;
 let urls;
 
 async function runOneCycle() {
@@ -68,11 +70,12 @@ after(async () => {
   await setConfig({
     'bigbrotr.monitor_timeout': null, 'bigbrotr.monitor_min_age_since_check': null, 'bigbrotr.monitor_batch_size': null,
     'bigbrotr.monitor_nip11_max_size': null, 'bigbrotr.monitor_private_key': null, 'bigbrotr.tor_enabled': null,
-    'bigbrotr.tor_http_tunnel_port': null,
+    'bigbrotr.tor_http_tunnel_port': null, 'bigbrotr.tor_socks_port': null, 'bigbrotr.allow_private_addresses': null,
   });
   await real?.close();
   await bad?.close();
   await proxy?.close();
+  await socks?.close();
 });
 
 test('every relay gets one snapshot: good ones measured, each fault recorded as what it is', async () => {
@@ -214,21 +217,41 @@ test('the write test publishes a signed event with the private key, which stays 
   assert.equal(bad.last_cycle_stats.write_test, 0, 'an unusable key means no write test, not a failed cycle');
   assert.equal(Number(bad.cycles_failed), 0);
   assert.ok(!serverLog().includes('not-a-key'), 'not even a wrong key is logged');
+  assert.ok(serverLog().includes('bigbrotr.monitor_private_key is not usable'), 'the unusable key is reported, without its value');
   await setConfig({ 'bigbrotr.monitor_private_key': null });
 });
 
-test('.onion relays go through the HTTP CONNECT proxy when Tor is on', async () => {
+test('.onion relays go through Tor: WebSockets by HTTP CONNECT, NIP-11 by SOCKS', async () => {
   const onionHost = new URL(ONION).host;
   proxy = await startConnectProxy({ map: { [`${onionHost}:80`]: real.port } });
-  await setConfig({ 'bigbrotr.tor_enabled': 'on', 'bigbrotr.tor_http_tunnel_port': proxy.port });
+  socks = await startSocksProxy({ map: { [`${onionHost}:80`]: real.port } });
+  await setConfig({ 'bigbrotr.tor_enabled': 'on', 'bigbrotr.tor_http_tunnel_port': proxy.port, 'bigbrotr.tor_socks_port': socks.port });
   await sleep(1100);
   const s = await runOneCycle();
   assert.equal(s.last_cycle_stats.relays_skipped_tor || 0, 0);
   const L = await latest();
-  assert.equal(L[ONION].nip66_openable, true, 'reached through the proxy');
+  assert.equal(L[ONION].nip66_openable, true, 'reached through the CONNECT proxy');
   assert.equal(L[ONION].nip66_readable, true);
-  assert.ok(proxy.tunnels() >= 1);
-  await setConfig({ 'bigbrotr.tor_enabled': null, 'bigbrotr.tor_http_tunnel_port': null });
+  assert.equal(L[ONION].nip11_name, 'real relay', 'NIP-11 fetched through the SOCKS proxy');
+  assert.ok(proxy.tunnels() >= 1 && proxy.targets.includes(`${onionHost}:80`), 'the proxy, not local DNS, was asked for the .onion host');
+  assert.ok(socks.connects() >= 1);
+  await setConfig({ 'bigbrotr.tor_enabled': null, 'bigbrotr.tor_http_tunnel_port': null, 'bigbrotr.tor_socks_port': null });
+});
+
+test('relays on loopback are refused unless private addresses are allowed', async () => {
+  await setConfig({ 'bigbrotr.allow_private_addresses': 'off' });
+  await sleep(1100);
+  const mark = logMark();
+  const s = await runOneCycle();
+  await setConfig({ 'bigbrotr.allow_private_addresses': null });
+  const st = s.last_cycle_stats;
+  assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+  assert.equal(st.relays_openable || 0, 0, 'no loopback relay was opened');
+  assert.equal(st.nip11_ok || 0, 0, 'no loopback NIP-11 was fetched');
+  assert.equal(st.open_failed, st.relays_checked);
+  const L = await latest();
+  assert.equal(L[urls.real].nip66_openable, false);
+  assert.ok(logSince(mark).split('\n').some((l) => l.includes(`relay ${urls.real}: not openable`) && /refused_private_address/.test(l)));
 });
 
 test('SIGTERM mid-cycle stops within 5 s and keeps what was measured', async () => {
