@@ -34,16 +34,19 @@
 #include <unistd.h>
 
 #include <libwebsockets.h>
+#include <openssl/x509.h>
 
+#include "nostr/buf.h"
 #include "nostr/relay_url.h"
 
 #define WS_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 #define WS_DEFAULT_MAX_MESSAGE ((size_t) 16 * 1024 * 1024)
 #define WS_DEFAULT_CONNECT_TIMEOUT_MS 30000
-#define WS_WAKE_MS 20			/* longest sleep inside a slice: deadlines are noticed this fast */
-#define WS_DNS_POLL_MS 5		/* shorter sleep while a lookup is running (getaddrinfo_a is polled) */
+#define WS_WAKE_MS 20			/* how often abandoned lookups are checked for completion */
+#define WS_DNS_POLL_MS 5		/* how often a running lookup is checked (getaddrinfo_a is polled) */
 #define WS_CLOSE_GRACE_S 3		/* a peer that will not take our close frame is dropped after this */
 #define WS_DETAIL_MAX 256
+#define WS_LWS_TIMEOUT_S 300	/* backstop only: connect_timeout_ms is enforced by us */
 
 typedef enum ConnState
 {
@@ -85,6 +88,7 @@ struct WsConn
 	WsCloseReason pending_reason;
 	char		pending_detail[WS_DETAIL_MAX];
 	char		peer_close[WS_DETAIL_MAX];	/* the peer's close frame, for the detail */
+	char		tls_error[128];	/* why the certificate was rejected; lws only says "SSL err 1" */
 	int64_t		deadline_ms;
 	struct lws *wsi;
 	DnsQuery   *dns;
@@ -96,9 +100,7 @@ struct WsConn
 	char		address[NOSTR_RELAY_HOST_MAX];	/* resolved IP literal, or the name for via_tor */
 	char		path[NOSTR_RELAY_URL_MAX + 1];
 
-	char	   *rx;
-	size_t		rx_len;
-	size_t		rx_cap;
+	nostr_buf	rx;				/* the message being reassembled */
 	bool		rx_in_message;
 	bool		rx_binary;
 
@@ -119,6 +121,7 @@ struct WsLoop
 	WsConn	   *head;
 	WsConn	   *tail;
 	int			alive;			/* connections whose on_close has not run */
+	bool		in_service;		/* inside ws_loop_run: callbacks may be running */
 	DnsQuery   *orphans;
 	lws_sorted_usec_list_t wake;
 };
@@ -252,9 +255,7 @@ finish(WsConn *conn, WsCloseReason reason, const char *detail)
 		conn->dns = NULL;
 	}
 	send_queue_free(conn);
-	free(conn->rx);
-	conn->rx = NULL;
-	conn->rx_len = conn->rx_cap = 0;
+	nostr_buf_free(&conn->rx);
 	if (conn->cb.on_close)
 		conn->cb.on_close(conn, conn->user, reason, detail ? detail : "");
 }
@@ -296,57 +297,36 @@ on_receive(WsConn *conn, struct lws *wsi, const char *in, size_t len)
 	if (!conn->rx_in_message)
 	{
 		conn->rx_in_message = true;
-		conn->rx_len = 0;
+		conn->rx.len = 0;
 		conn->rx_binary = lws_frame_is_binary(wsi);
 	}
 	/*
 	 * Returning -1 here, in the middle of a frame, makes lws 4.1.6 write past its rx buffer (seen
 	 * under valgrind), so the connection is killed from the outside instead and the rest dropped.
 	 */
-	if (len > loop->max_message - conn->rx_len)
+	if (len > loop->max_message - conn->rx.len)
 	{
 		finishf(conn, WS_CLOSE_TOO_LARGE, "message larger than %zu bytes", loop->max_message);
 		kill_wsi(conn);
 		return 0;
 	}
-	if (conn->rx_len + len + 1 > conn->rx_cap)
+	if (!nostr_buf_append(&conn->rx, in, len))
 	{
-		size_t		cap = conn->rx_cap ? conn->rx_cap : 4096;
-		char	   *grown;
-
-		while (cap < conn->rx_len + len + 1)
-			cap *= 2;
-		grown = realloc(conn->rx, cap);
-		if (grown == NULL)
-		{
-			finish(conn, WS_CLOSE_TOO_LARGE, "out of memory for a message");
-			kill_wsi(conn);
-			return 0;
-		}
-		conn->rx = grown;
-		conn->rx_cap = cap;
+		finish(conn, WS_CLOSE_TOO_LARGE, "out of memory for a message");
+		kill_wsi(conn);
+		return 0;
 	}
-	if (len)
-		memcpy(conn->rx + conn->rx_len, in, len);
-	conn->rx_len += len;
 
 	if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
 	{
-		size_t		n = conn->rx_len;
-
 		conn->rx_in_message = false;
-		conn->rx_len = 0;
-		conn->rx[n] = '\0';
 		/* Nostr speaks text; a binary message is read (and size-checked) but not delivered. */
 		if (!conn->rx_binary && conn->cb.on_message)
-			conn->cb.on_message(conn, conn->user, conn->rx, n);
+			conn->cb.on_message(conn, conn->user, conn->rx.data, conn->rx.len);
+		conn->rx.len = 0;
 		/* Do not keep a huge buffer around for one big message. */
-		if (conn->state != CONN_DONE && conn->rx_cap > 256 * 1024)
-		{
-			free(conn->rx);
-			conn->rx = NULL;
-			conn->rx_cap = 0;
-		}
+		if (conn->rx.cap > 256 * 1024)
+			nostr_buf_free(&conn->rx);
 	}
 	return 0;
 }
@@ -446,12 +426,24 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 		case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 			note_peer_close(conn, in, len);
 			break;
+		case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+			/* user is the X509_STORE_CTX, len is OpenSSL's preverify_ok; lws decides, we take notes. */
+			if (!len && user)
+				snprintf(conn->tls_error, sizeof(conn->tls_error), "%s",
+						 X509_verify_cert_error_string(X509_STORE_CTX_get_error((X509_STORE_CTX *) user)));
+			break;
 		case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 			copy_detail(detail, in, len, "connection failed");
 			if (conn->close_requested)
 				finish(conn, WS_CLOSE_NORMAL, "closed by us before the connection opened");
+			else if (conn->tls_error[0])
+				finishf(conn, WS_CLOSE_CONNECT_FAILED, "TLS certificate of %s rejected: %s", conn->host,
+						conn->tls_error);
+			else if (conn->via_tor)
+				finishf(conn, WS_CLOSE_CONNECT_FAILED, "%s (%s port %d through the tunnel proxy)", detail,
+						conn->host, conn->port);
 			else
-				finishf(conn, WS_CLOSE_CONNECT_FAILED, "%s", detail);
+				finishf(conn, WS_CLOSE_CONNECT_FAILED, "%s (%s port %d)", detail, conn->address, conn->port);
 			break;
 		case LWS_CALLBACK_CLIENT_CLOSED:
 			if (conn->close_requested)
@@ -500,6 +492,33 @@ make_vhost(WsLoop *loop, const char *name, const char *proxy_host, int proxy_por
 	return lws_create_vhost(loop->context, &info);
 }
 
+/*
+ * lws looks the proxy's name up with a blocking getaddrinfo on every connection it makes through it;
+ * resolving it once here (a local name such as a compose service, or a literal) keeps that out of
+ * the connection path.
+ */
+static char *
+resolve_proxy_host(const char *host, char *error, size_t error_len)
+{
+	struct addrinfo hints;
+	struct addrinfo *res = NULL;
+	char		ip[INET6_ADDRSTRLEN];
+	int			rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET;	/* lws' proxy setting takes host:port, which an IPv6 literal breaks */
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0 || res == NULL)
+	{
+		snprintf(error, error_len, "cannot resolve the tunnel proxy host %s: %s", host, gai_strerror(rc));
+		return NULL;
+	}
+	inet_ntop(AF_INET, &((struct sockaddr_in *) res->ai_addr)->sin_addr, ip, sizeof(ip));
+	freeaddrinfo(res);
+	return strdup(ip);
+}
+
 WsLoop *
 ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
 {
@@ -516,8 +535,15 @@ ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
 	loop->allow_private = options->allow_private_addresses;
 	loop->max_message = options->max_message_size ? options->max_message_size : WS_DEFAULT_MAX_MESSAGE;
 	loop->user_agent = strdup(options->user_agent && options->user_agent[0] ? options->user_agent : "bigbrotr");
-	loop->proxy_host = options->tunnel_proxy_host && options->tunnel_proxy_host[0]
-		? strdup(options->tunnel_proxy_host) : NULL;
+	if (options->tunnel_proxy_host && options->tunnel_proxy_host[0])
+	{
+		loop->proxy_host = resolve_proxy_host(options->tunnel_proxy_host, error, error_len);
+		if (loop->proxy_host == NULL)
+		{
+			ws_loop_destroy(loop);
+			return NULL;
+		}
+	}
 	if (options->ca_file && options->ca_file[0])
 		loop->ca_file = strdup(options->ca_file);
 	else if (access(WS_SYSTEM_CA_FILE, R_OK) == 0)
@@ -531,6 +557,8 @@ ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
 	info.gid = -1;
 	info.uid = -1;
 	info.protocols = ws_protocols;
+	/* lws' own network timeouts (20 s by default) would cut a slow Tor handshake short: ours rule. */
+	info.timeout_secs = WS_LWS_TIMEOUT_S;
 	loop->context = lws_create_context(&info);
 	if (loop->context == NULL)
 	{
@@ -615,8 +643,8 @@ pick_address(WsConn *conn, const struct addrinfo *list, char *detail)
 				  ? (const void *) &((const struct sockaddr_in *) refused)->sin_addr
 				  : (const void *) &((const struct sockaddr_in6 *) refused)->sin6_addr,
 				  ip, sizeof(ip));
-		snprintf(detail, WS_DETAIL_MAX, "%s resolves to %s address %s", conn->host,
-				 nostr_addr_class_name(nostr_classify_sockaddr(refused)), ip);
+		snprintf(detail, WS_DETAIL_MAX, "%s resolves to %s, not a public address (%s)", conn->host, ip,
+				 nostr_addr_class_name(nostr_classify_sockaddr(refused)));
 	}
 	else
 		snprintf(detail, WS_DETAIL_MAX, "%s has no usable address", conn->host);
@@ -665,8 +693,7 @@ start_lws(WsConn *conn)
 	info.port = conn->port;
 	info.ssl_connection = conn->secure ? LCCSCF_USE_SSL : 0;
 	info.path = conn->path;
-	info.host = conn->host_header;
-	info.origin = conn->host_header;
+	info.host = conn->host_header;	/* also SNI and the certificate name (port stripped by lws) */
 	info.alpn = "http/1.1";		/* WebSockets over HTTP/1.1 upgrade, never h2 */
 	info.opaque_user_data = conn;
 	info.pwsi = &conn->wsi;
@@ -677,12 +704,15 @@ start_lws(WsConn *conn)
 		finishf(conn, WS_CLOSE_CONNECT_FAILED, "could not start connecting to %s", conn->address);
 }
 
-/* Moves every connection one step: DNS results, deadlines, deferred closes, starting lws. */
-static bool
+/*
+ * Moves every connection one step: DNS results, deadlines, deferred closes, starting lws. Returns
+ * when it next needs to run (absolute ms), so an idle loop sleeps instead of polling.
+ */
+static int64_t
 advance(WsLoop *loop)
 {
 	int64_t		now = now_ms();
-	bool		resolving = false;
+	int64_t		next = INT64_MAX;
 	WsConn	   *conn;
 
 	dns_reap_orphans(loop);
@@ -716,10 +746,14 @@ advance(WsLoop *loop)
 		}
 		if (conn->state == CONN_READY)
 			start_lws(conn);
-		if (conn->state == CONN_RESOLVING)
-			resolving = true;
+		if (conn->state == CONN_RESOLVING && now + WS_DNS_POLL_MS < next)
+			next = now + WS_DNS_POLL_MS;
+		if (conn->state != CONN_OPEN && conn->state != CONN_DONE && conn->deadline_ms < next)
+			next = conn->deadline_ms;
 	}
-	return resolving;
+	if (loop->orphans && now + WS_WAKE_MS < next)
+		next = now + WS_WAKE_MS;
+	return next;
 }
 
 /* Frees connections that are finished and that lws no longer references. */
@@ -753,25 +787,26 @@ ws_loop_run(WsLoop *loop, int slice_ms)
 {
 	int64_t		end = now_ms() + (slice_ms > 0 ? slice_ms : 0);
 
+	loop->in_service = true;
 	for (;;)
 	{
-		bool		resolving = advance(loop);
+		int64_t		next = advance(loop);
 		int64_t		now = now_ms();
-		int64_t		wait = end - now;
+		int64_t		wait = (next < end ? next : end) - now;
 
-		if (wait <= 0)
+		if (end - now <= 0)
 		{
 			if (slice_ms <= 0)
 				lws_service(loop->context, -1);
 			break;
 		}
-		if (wait > WS_WAKE_MS)
-			wait = WS_WAKE_MS;
-		if (resolving && wait > WS_DNS_POLL_MS)
-			wait = WS_DNS_POLL_MS;
+		if (wait < 1)
+			wait = 1;
+		/* lws_service sleeps until its next timer: this one bounds the sleep. */
 		lws_sul_schedule(loop->context, 0, &loop->wake, wake_noop, (lws_usec_t) wait * 1000);
 		lws_service(loop->context, 0);
 	}
+	loop->in_service = false;
 	lws_sul_cancel(&loop->wake);
 	advance(loop);
 	reap(loop);
@@ -877,7 +912,7 @@ ws_connect(WsLoop *loop, const char *url, bool via_tor, int connect_timeout_ms,
 		{
 			conn->pending_finish = true;
 			conn->pending_reason = WS_CLOSE_REFUSED_PRIVATE;
-			snprintf(conn->pending_detail, sizeof(conn->pending_detail), "%s is a %s address",
+			snprintf(conn->pending_detail, sizeof(conn->pending_detail), "%s is not a public address (%s)",
 					 u->host, nostr_addr_class_name(u->host_class));
 		}
 	}
@@ -919,6 +954,9 @@ ws_connect(WsLoop *loop, const char *url, bool via_tor, int connect_timeout_ms,
 		loop->head = conn;
 	loop->tail = conn;
 	loop->alive++;
+	/* Called from a callback: let lws_service return so the new connection starts this slice. */
+	if (loop->in_service)
+		lws_cancel_service(loop->context);
 	return conn;
 
 fail:
@@ -957,7 +995,12 @@ ws_close(WsConn *conn)
 		return;
 	conn->close_requested = true;
 	if (conn->wsi == NULL)
-		return;					/* not connected yet: the next advance finishes it */
+	{
+		/* Not connected yet: the next advance finishes it, soon if we are inside a callback. */
+		if (conn->loop->in_service)
+			lws_cancel_service(conn->loop->context);
+		return;
+	}
 	if (conn->state == CONN_OPEN)
 	{
 		/* A close frame goes out when writable; a peer that never lets it out is dropped. */
