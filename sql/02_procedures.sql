@@ -80,6 +80,8 @@ SELECT insert_relay_metadata_batch('[
   {"relay_url": "wss://b3", "network": "clearnet", "inserted_at": 5, "generated_at": 3000, "nip66": {"openable": false}, "nip11": null},
   {"relay_url": "wss://b3", "network": "clearnet", "inserted_at": 5, "generated_at": 3000, "nip66": {"openable": false}, "nip11": null}
 ]') AS new_snapshots;
+-- The same snapshot again is not new.
+SELECT insert_relay_metadata_batch('[{"relay_url": "wss://b3", "network": "clearnet", "inserted_at": 5, "generated_at": 3000, "nip66": {"openable": false}}]') AS new_again;
 SELECT insert_relay_metadata_batch('{"not": "an array"}');
 
 -- The view: every relay with its newest snapshot.

@@ -48,6 +48,7 @@ _PG_init(void)
 		if (bigbrotr_services_registry[i].define_gucs)
 			bigbrotr_services_registry[i].define_gucs();
 	MarkGUCPrefixReserved("bigbrotr");
+	bigbrotr_install_secret_log_hook();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = bigbrotr_shmem_request;

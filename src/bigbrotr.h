@@ -24,6 +24,9 @@ extern int	bigbrotr_tor_http_tunnel_port;
 
 void		bigbrotr_define_shared_gucs(void);
 
+/* Keeps the values of secret settings out of the server log (secret_log.c). */
+void		bigbrotr_install_secret_log_hook(void);
+
 /* ---- logging ---- */
 typedef enum BigbrotrLogLevel
 {

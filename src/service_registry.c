@@ -14,6 +14,8 @@ const ServiceDefinition bigbrotr_services_registry[] = {
 	SERVICE_ONE_SHOT, initializer_define_gucs, initializer_run_cycle, NULL},
 	{"finder", "discovers relay URLs from HTTP API sources and from archived events",
 	SERVICE_CONTINUOUS, finder_define_gucs, finder_run_cycle, &finder_interval},
+	{"monitor", "checks every known relay (NIP-11, NIP-66 open/read/write) and stores deduplicated results",
+	SERVICE_CONTINUOUS, monitor_define_gucs, monitor_run_cycle, &monitor_interval},
 };
 
 const int	bigbrotr_services_count = lengthof(bigbrotr_services_registry);

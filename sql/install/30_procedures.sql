@@ -215,6 +215,12 @@ BEGIN
             coalesce(jsonb_typeof(p_snapshots), 'NULL') USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR s IN SELECT value FROM jsonb_array_elements(p_snapshots) ORDER BY value->>'relay_url' LOOP
+        -- Checked before each insert, so a snapshot repeated within the batch counts once.
+        IF NOT EXISTS (SELECT 1 FROM bigbrotr.relay_metadata m
+                       WHERE m.relay_url = s->>'relay_url'
+                         AND m.generated_at = (s->>'generated_at')::bigint) THEN
+            v_new := v_new + 1;
+        END IF;
         PERFORM bigbrotr.insert_relay_metadata(
             s->>'relay_url', s->>'network', (s->>'inserted_at')::bigint, (s->>'generated_at')::bigint,
             jsonb_typeof(s->'nip66') = 'object',

@@ -13,4 +13,8 @@ extern int	finder_interval;
 void		finder_define_gucs(void);
 void		finder_run_cycle(ServiceCycle *cycle);
 
+extern int	monitor_interval;
+void		monitor_define_gucs(void);
+void		monitor_run_cycle(ServiceCycle *cycle);
+
 #endif							/* BIGBROTR_SERVICES_H */

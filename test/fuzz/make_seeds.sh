@@ -3,7 +3,7 @@
 set -eu
 cd "$(dirname "$0")"
 F=../fixtures/nostr
-rm -rf bin/seeds && mkdir -p bin/seeds/event bin/seeds/relay_url bin/seeds/message
+rm -rf bin/seeds && mkdir -p bin/seeds/event bin/seeds/relay_url bin/seeds/message bin/seeds/nip11
 i=0
 # valid events (the "event" member of each line) and the first 200 benchmark events
 node -e '
@@ -21,5 +21,8 @@ fs.readFileSync(process.argv[1] + "/relay_urls.tsv", "utf8").split("\n").filter(
 ["[\"EOSE\",\"s\"]", "[\"CLOSED\",\"s\",\"auth-required: x\"]", "[\"NOTICE\",\"n\"]", "[\"AUTH\",\"c\"]",
  "[\"OK\",\"" + "ab".repeat(32) + "\",true,\"duplicate: x\"]", "[\"COUNT\",\"c\",{\"count\":5,\"approximate\":false}]"]
   .forEach((m, j) => out("message", "m" + j, m));
+[{ name: "n", description: "d", supported_nips: [1, 11], limitation: { max_limit: 5 }, x: [1, { y: null }] },
+ { name: 1, supported_nips: ["1"], icon: null, limitation: [] }, [1], "s"]
+  .forEach((d, j) => out("nip11", "d" + j, JSON.stringify(d)));
 ' "$F"
-echo "seeds: $(ls bin/seeds/event | wc -l) event, $(ls bin/seeds/relay_url | wc -l) relay_url, $(ls bin/seeds/message | wc -l) message"
+echo "seeds: $(ls bin/seeds/event | wc -l) event, $(ls bin/seeds/relay_url | wc -l) relay_url, $(ls bin/seeds/message | wc -l) message, $(ls bin/seeds/nip11 | wc -l) nip11"

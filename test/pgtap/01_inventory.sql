@@ -71,7 +71,7 @@ SELECT volatility_is('bigbrotr', 'tags_to_tagvalues', ARRAY['jsonb'], 'immutable
 SELECT is_definer('bigbrotr', 'bigbrotr_start', ARRAY['text']);
 
 SELECT set_eq($$SELECT name FROM bigbrotr.bigbrotr_services()$$,
-              $$SELECT unnest(ARRAY['initializer', 'finder'])$$, 'the registry lists the compiled services');
+              $$SELECT unnest(ARRAY['initializer', 'finder', 'monitor'])$$, 'the registry lists the compiled services');
 SELECT is((SELECT count(*)::int FROM bigbrotr.bigbrotr_status()), (SELECT count(*)::int FROM bigbrotr.bigbrotr_services()),
           'bigbrotr_status has one row per service');
 
