@@ -16,7 +16,7 @@
  *   connection's memory lives until both on_close has run and lws has destroyed its wsi.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE				/* getaddrinfo_a */
+#define _GNU_SOURCE				/* EAI_INPROGRESS */
 #endif
 #include "net/ws_client.h"
 
@@ -36,6 +36,7 @@
 #include <libwebsockets.h>
 #include <openssl/x509.h>
 
+#include "net/dns_async.h"
 #include "nostr/buf.h"
 #include "nostr/relay_url.h"
 
@@ -64,16 +65,6 @@ typedef struct SendItem
 	unsigned char buf[];		/* LWS_PRE bytes of headroom lws needs, then the message */
 } SendItem;
 
-/* One getaddrinfo_a request; it must outlive a cancelled connection until glibc is done with it. */
-typedef struct DnsQuery
-{
-	struct gaicb cb;
-	struct addrinfo hints;
-	struct DnsQuery *next;		/* in the loop's orphan list */
-	char		name[NOSTR_RELAY_HOST_MAX];
-	char		service[8];
-} DnsQuery;
-
 struct WsConn
 {
 	WsLoop	   *loop;
@@ -91,7 +82,7 @@ struct WsConn
 	char		tls_error[128];	/* why the certificate was rejected; lws only says "SSL err 1" */
 	int64_t		deadline_ms;
 	struct lws *wsi;
-	DnsQuery   *dns;
+	DnsLookup  *dns;
 
 	bool		secure;
 	int			port;
@@ -122,7 +113,7 @@ struct WsLoop
 	WsConn	   *tail;
 	int			alive;			/* connections whose on_close has not run */
 	bool		in_service;		/* inside ws_loop_run: callbacks may be running */
-	DnsQuery   *orphans;
+	DnsLookup  *orphans;		/* lookups given up on, still held by glibc */
 	lws_sorted_usec_list_t wake;
 };
 
@@ -177,52 +168,6 @@ wake_noop(lws_sorted_usec_list_t *sul)
 {
 }
 
-/* ---- DNS ---- */
-
-static void
-dns_free(DnsQuery *q)
-{
-	if (q->cb.ar_result)
-		freeaddrinfo(q->cb.ar_result);
-	free(q);
-}
-
-/* Gives up on a lookup: freed now if glibc lets go of it, else kept until it completes. */
-static void
-dns_abandon(WsLoop *loop, DnsQuery *q)
-{
-	int			rc = gai_cancel(&q->cb);
-
-	if (rc == EAI_NOTCANCELED)
-	{
-		q->next = loop->orphans;
-		loop->orphans = q;
-		return;
-	}
-	if (rc == EAI_CANCELED)
-		q->cb.ar_result = NULL;
-	dns_free(q);
-}
-
-static void
-dns_reap_orphans(WsLoop *loop)
-{
-	DnsQuery  **link = &loop->orphans;
-
-	while (*link)
-	{
-		DnsQuery   *q = *link;
-
-		if (gai_error(&q->cb) == EAI_INPROGRESS)
-		{
-			link = &q->next;
-			continue;
-		}
-		*link = q->next;
-		dns_free(q);
-	}
-}
-
 /* ---- finishing a connection ---- */
 
 static void
@@ -251,7 +196,7 @@ finish(WsConn *conn, WsCloseReason reason, const char *detail)
 	conn->loop->alive--;
 	if (conn->dns)
 	{
-		dns_abandon(conn->loop, conn->dns);
+		dns_lookup_abandon(&conn->loop->orphans, conn->dns);
 		conn->dns = NULL;
 	}
 	send_queue_free(conn);
@@ -654,8 +599,8 @@ pick_address(WsConn *conn, const struct addrinfo *list, char *detail)
 static void
 dns_check(WsConn *conn)
 {
-	DnsQuery   *q = conn->dns;
-	int			rc = gai_error(&q->cb);
+	DnsLookup  *q = conn->dns;
+	int			rc = dns_lookup_poll(q);
 	char		detail[WS_DETAIL_MAX];
 	bool		ok;
 
@@ -664,13 +609,13 @@ dns_check(WsConn *conn)
 	conn->dns = NULL;
 	if (rc != 0)
 	{
-		dns_free(q);
+		dns_lookup_free(q);
 		finishf(conn, WS_CLOSE_CONNECT_FAILED, "DNS lookup of %s failed: %s", conn->host,
 				gai_strerror(rc));
 		return;
 	}
-	ok = pick_address(conn, q->cb.ar_result, detail);
-	dns_free(q);
+	ok = pick_address(conn, dns_lookup_result(q), detail);
+	dns_lookup_free(q);
 	if (!ok)
 	{
 		finish(conn, conn->loop->allow_private ? WS_CLOSE_CONNECT_FAILED : WS_CLOSE_REFUSED_PRIVATE,
@@ -715,7 +660,7 @@ advance(WsLoop *loop)
 	int64_t		next = INT64_MAX;
 	WsConn	   *conn;
 
-	dns_reap_orphans(loop);
+	dns_orphans_reap(&loop->orphans);
 	for (conn = loop->head; conn; conn = conn->next)
 	{
 		if (conn->state == CONN_DONE)
@@ -837,11 +782,10 @@ ws_loop_destroy(WsLoop *loop)
 		conn = next;
 	}
 	/* A lookup glibc would not cancel gets a short grace, then is left to leak rather than be freed under it. */
-	while (loop->orphans && waited < 100)
+	while (dns_orphans_reap(&loop->orphans) && waited < 100)
 	{
 		usleep(5000);
 		waited += 5;
-		dns_reap_orphans(loop);
 	}
 	free(loop->user_agent);
 	free(loop->proxy_host);
@@ -918,31 +862,9 @@ ws_connect(WsLoop *loop, const char *url, bool via_tor, int connect_timeout_ms,
 	}
 	else
 	{
-		DnsQuery   *q = calloc(1, sizeof(DnsQuery));
-		struct gaicb *list[1];
-		int			rc;
-
-		if (q == NULL)
-		{
-			snprintf(error, error_len, "out of memory");
+		conn->dns = dns_lookup_start(u->host, u->port, error, error_len);
+		if (conn->dns == NULL)
 			goto fail;
-		}
-		snprintf(q->name, sizeof(q->name), "%s", u->host);
-		snprintf(q->service, sizeof(q->service), "%d", u->port);
-		q->hints.ai_family = AF_UNSPEC;
-		q->hints.ai_socktype = SOCK_STREAM;
-		q->cb.ar_name = q->name;
-		q->cb.ar_service = q->service;
-		q->cb.ar_request = &q->hints;
-		list[0] = &q->cb;
-		rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
-		if (rc != 0)
-		{
-			free(q);
-			snprintf(error, error_len, "could not start resolving %s: %s", u->host, gai_strerror(rc));
-			goto fail;
-		}
-		conn->dns = q;
 		conn->state = CONN_RESOLVING;
 	}
 	free(u);
