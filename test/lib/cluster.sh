@@ -14,6 +14,9 @@ else
 fi
 
 # cluster_create DIR [extra postgresql.conf lines...]
+# fsync and full-page writes are off (only an OS crash could hurt a throwaway cluster), but commits
+# stay synchronous: the tests SIGKILL workers, and the crash restart that follows would otherwise
+# discard commits still in the WAL buffers.
 cluster_create() {
   export BB_PGDATA=$1; shift
   local parent; parent=$(dirname "$BB_PGDATA")
@@ -28,7 +31,6 @@ shared_preload_libraries = 'bigbrotr'
 bigbrotr.database = '$BB_DB'
 max_worker_processes = 32
 fsync = off
-synchronous_commit = off
 full_page_writes = off
 log_line_prefix = '%m [%p] %b '
 CONF
