@@ -63,6 +63,7 @@ main(void)
 	test_keys();
 	test_relay_url();
 	test_message();
+	test_sync_window();
 	printf("%d passed, %d failed\n", tap_passed, tap_failed);
 	return tap_failed ? 1 : 0;
 }

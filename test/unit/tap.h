@@ -23,5 +23,6 @@ void		test_bip340(void);
 void		test_keys(void);
 void		test_relay_url(void);
 void		test_message(void);
+void		test_sync_window(void);
 
 #endif
