@@ -14,6 +14,8 @@ const ServiceDefinition bigbrotr_services_registry[] = {
 	SERVICE_ONE_SHOT, initializer_define_gucs, initializer_run_cycle, NULL},
 	{"finder", "discovers relay URLs from HTTP API sources and from archived events",
 	SERVICE_CONTINUOUS, finder_define_gucs, finder_run_cycle, &finder_interval},
+	{"synchronizer", "archives events from readable relays with parallel worker processes",
+	SERVICE_CONTINUOUS, synchronizer_define_gucs, synchronizer_run_cycle, &synchronizer_interval},
 };
 
 const int	bigbrotr_services_count = lengthof(bigbrotr_services_registry);

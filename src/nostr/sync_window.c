@@ -724,6 +724,12 @@ sync_window_given_up(const sync_window *sw)
 	return sw->given_up || sw->oom;
 }
 
+bool
+sync_window_has_work(const sync_window *sw)
+{
+	return !sw->given_up && !sw->oom && (sw->phase != PHASE_IDLE || sw->depth > 0);
+}
+
 const sync_window_stats *
 sync_window_get_stats(const sync_window *sw)
 {

@@ -114,6 +114,8 @@ void		sync_window_answer(sync_window *sw, bool eose);
 int64_t		sync_window_cursor(const sync_window *sw);
 
 bool		sync_window_given_up(const sync_window *sw);
+/* Whether a request is in flight or windows remain (false once finished or given up). */
+bool		sync_window_has_work(const sync_window *sw);
 const sync_window_stats *sync_window_get_stats(const sync_window *sw);
 
 /* Shortfalls reported so far (the first SYNC_WINDOW_MAX_SHORTFALLS; stats count them all). */

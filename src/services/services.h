@@ -13,4 +13,8 @@ extern int	finder_interval;
 void		finder_define_gucs(void);
 void		finder_run_cycle(ServiceCycle *cycle);
 
+extern int	synchronizer_interval;
+void		synchronizer_define_gucs(void);
+void		synchronizer_run_cycle(ServiceCycle *cycle);
+
 #endif							/* BIGBROTR_SERVICES_H */
