@@ -17,7 +17,7 @@ REGRESS = $(filter-out $(EXTENSION)--%,$(basename $(notdir $(wildcard sql/*.sql)
 REGRESS_OPTS = --inputdir=. --load-extension=pgcrypto --load-extension=btree_gin
 
 PG_CPPFLAGS = -std=gnu11 -Isrc -DBIGBROTR_VERSION='"$(EXTVERSION)"' $(shell pkg-config --cflags libwebsockets libcurl openssl 2>/dev/null)
-SHLIB_LINK = -lwebsockets -lsecp256k1 -lcurl -lssl -lcrypto -lidn2
+SHLIB_LINK = -lwebsockets -lsecp256k1 -lcurl -lssl -lcrypto -lidn2 -lanl
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -22,6 +22,7 @@ typedef struct WsLoopOptions
 	int			tunnel_proxy_port;
 	size_t		max_message_size;	/* larger messages close the connection (WS_CLOSE_TOO_LARGE) */
 	const char *user_agent;
+	const char *ca_file;		/* PEM bundle of trusted CAs; NULL: the system store */
 } WsLoopOptions;
 
 typedef enum WsCloseReason
@@ -60,7 +61,10 @@ bool		ws_send_text(WsConn *conn, const char *data, size_t len);
 /* Closes the connection; on_close(WS_CLOSE_NORMAL) follows during a later ws_loop_run. */
 void		ws_close(WsConn *conn);
 
-/* Drives every connection for at most slice_ms (keep it ~100 ms). Returns the open connections. */
+/*
+ * Drives every connection for at most slice_ms (keep it ~100 ms). Returns how many connections have
+ * not had their on_close yet (connecting or open).
+ */
 int			ws_loop_run(WsLoop *loop, int slice_ms);
 
 /* Closes every connection (on_close with WS_CLOSE_SHUTDOWN) and frees the loop. */
