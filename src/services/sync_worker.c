@@ -8,7 +8,9 @@
 #include "postgres.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -125,6 +127,9 @@ shortfalls_json(const sync_window *sw)
 	return buf.data;
 }
 
+static int64 worker_relays = 0;
+static int64 worker_events = 0;
+
 static void
 finish_slot(Slot *slot, int64 cycle, bool stopping)
 {
@@ -138,6 +143,8 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 
 	flush(slot);
 	drain_logs(slot);
+	worker_relays++;
+	worker_events += st->events_received;
 	stats = psprintf("{\"end\": \"%s\", \"events_received\": " INT64_FORMAT ", \"events_valid\": " INT64_FORMAT
 					 ", \"events_invalid\": " INT64_FORMAT ", \"events_unstorable\": " INT64_FORMAT
 					 ", \"events_new\": " INT64_FORMAT ", \"requests\": " INT64_FORMAT ", \"splits\": " INT64_FORMAT
@@ -195,6 +202,29 @@ start_slot(Slot *slot, WsLoop *loop, nostr_pubkey_cache *cache, int64 cycle, int
 	bb_log(BB_DEBUG, "relay %s: syncing [" INT64_FORMAT ", " INT64_FORMAT "] after a %d ms stagger",
 		   slot->claim.url, (int64) cfg.start, (int64) cfg.end, cfg.stagger_ms);
 	return true;
+}
+
+/* CPU time and peak resident memory of this process, for operators and the benchmark. */
+static void
+log_resources(int64 relays, int64 events)
+{
+	struct rusage ru;
+	long		hwm_kb = -1;
+	FILE	   *f = fopen("/proc/self/status", "r");
+
+	if (f)
+	{
+		char		line[256];
+
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "VmHWM: %ld kB", &hwm_kb) == 1)
+				break;
+		fclose(f);
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	bb_log(BB_INFO, "worker done: " INT64_FORMAT " relays, " INT64_FORMAT " events received, cpu user %.2f s sys %.2f s, VmHWM %ld kB",
+		   relays, events, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+		   ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, hwm_kb);
 }
 
 static void
@@ -283,6 +313,7 @@ run_worker(int64 cycle)
 		if (slots[i].session != NULL)
 			finish_slot(&slots[i], cycle, true);
 	nostr_pubkey_cache_free(cache);
+	log_resources(worker_relays, worker_events);
 }
 
 void

@@ -252,12 +252,12 @@ collect_results(ServiceCycle *cycle, int64 cycle_id)
 	bb_tx_begin();
 	bb_spi_run(&plan,
 			   "SELECT count(*) FILTER (WHERE done), count(*) FILTER (WHERE NOT done),"
-			   " coalesce(sum((stats->>'events_received')::bigint), 0),"
-			   " coalesce(sum((stats->>'events_invalid')::bigint), 0),"
-			   " coalesce(sum((stats->>'events_unstorable')::bigint), 0),"
-			   " coalesce(sum((stats->>'events_new')::bigint), 0),"
-			   " coalesce(sum((stats->>'requests')::bigint), 0),"
-			   " coalesce(sum((stats->>'shortfalls')::bigint), 0),"
+			   " coalesce(sum((stats->>'events_received')::bigint), 0)::bigint,"
+			   " coalesce(sum((stats->>'events_invalid')::bigint), 0)::bigint,"
+			   " coalesce(sum((stats->>'events_unstorable')::bigint), 0)::bigint,"
+			   " coalesce(sum((stats->>'events_new')::bigint), 0)::bigint,"
+			   " coalesce(sum((stats->>'requests')::bigint), 0)::bigint,"
+			   " coalesce(sum((stats->>'shortfalls')::bigint), 0)::bigint,"
 			   " count(*) FILTER (WHERE done AND stats->>'end' <> 'complete')"
 			   " FROM bigbrotr.synchronizer_queue WHERE cycle = $1",
 			   1, types, values, NULL, true);

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { finalizeEvent } from 'nostr-tools/pure';
 
-const KINDS = [1, 7, 0, 3, 30023];
+// Regular kinds only: relays keep just the newest replaceable (0, 3, 1xxxx) or addressable (3xxxx) event.
+const KINDS = [1, 7, 4, 6, 1111];
 
 function key(i) {
   const sk = new Uint8Array(32);
@@ -60,7 +61,7 @@ export async function makeEventsParallel(options) {
 // makeEventsParallel, cached as JSON under `name`.
 export async function cachedEvents(name, options) {
   const dir = process.env.BB_SYNC_CACHE || process.env.BB_WORK || '/tmp';
-  const file = path.join(dir, `sync-${name}.json`);
+  const file = path.join(dir, `sync-v2-${name}.json`);
   if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8'));
   const events = await makeEventsParallel(options);
   fs.mkdirSync(dir, { recursive: true });
