@@ -1,8 +1,8 @@
 /*
  * gen_events.c: signs N events (libsecp256k1 through src/nostr, so 100,000 take seconds, not the
  * minutes nostr-tools would) with a few keys, created_at spread over the year before END, and
- * writes them as one JSON array: the synchronizer benchmark's relay load.
- *   usage: gen_events N END [keys] > events.json
+ * writes them one JSON object a line: the synchronizer benchmark's relay load.
+ *   usage: gen_events N END [keys] > events.jsonl
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +39,6 @@ main(int argc, char **argv)
 		keys[k][0] = 0x6b;
 		keys[k][31] = (uint8_t) (k + 1);
 	}
-	fputc('[', stdout);
 	for (long i = 0; i < n; i++)
 	{
 		nostr_event ev;
@@ -59,12 +58,10 @@ main(int argc, char **argv)
 			fprintf(stderr, "event %ld: %s\n", i, err.message);
 			return 1;
 		}
-		if (i)
-			fputc(',', stdout);
 		fwrite(json, 1, len, stdout);
+		fputc('\n', stdout);
 		free(json);
 		nostr_event_free(&ev);
 	}
-	fputs("]\n", stdout);
 	return 0;
 }
