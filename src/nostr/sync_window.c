@@ -335,6 +335,56 @@ split(sync_window *sw)
 	done_with_item(sw);
 }
 
+#define MAX_PIECES 1024
+
+/*
+ * Splits a window whose answer was (or may have been) cut short into pieces sized from the answer's
+ * density, so each piece should hold about two thirds of an answer: the answer's in-filter events span
+ * [oldest, until] with n events. Only the number of requests depends on this estimate; a piece that
+ * still overflows is split again, so correctness does not.
+ */
+static void
+split_by_density(sync_window *sw, int64_t oldest, int64_t n, int64_t cap)
+{
+	int64_t		span = sw->item.until - sw->item.since + 1;
+	int64_t		width;
+	int64_t		pieces;
+	sw_item		it = sw->item;
+
+	if (n <= 0 || oldest <= sw->item.since || cap < 2)
+	{
+		split(sw);
+		return;
+	}
+	width = (int64_t) ((double) (sw->item.until - oldest + 1) * (double) (cap * 2 / 3) / (double) n);
+	if (width < 1)
+		width = 1;
+	pieces = (span + width - 1) / width;
+	if (pieces > MAX_PIECES)
+	{
+		width = (span + MAX_PIECES - 1) / MAX_PIECES;
+		pieces = (span + width - 1) / width;
+	}
+	if (pieces <= 2)
+	{
+		split(sw);
+		return;
+	}
+	sw->stats.splits++;
+	it.attempts = 0;
+	it.parent_total = 0;
+	/* newest piece first, so the oldest ends on top of the stack */
+	for (int64_t hi = sw->item.until; hi >= sw->item.since; hi -= width)
+	{
+		it.until = hi;
+		it.since = hi - width + 1 < sw->item.since ? sw->item.since : hi - width + 1;
+		push(sw, &it);
+		if (it.since == sw->item.since)
+			break;
+	}
+	done_with_item(sw);
+}
+
 /*
  * The answer sat entirely on second o: isolate it. (o, until] is asked again rather than assumed
  * empty, so nothing depends on the relay's selection here.
@@ -632,7 +682,12 @@ digest_main(sync_window *sw)
 	}
 	if (full)
 	{
-		split(sw);
+		int64_t		n_in = 0;
+
+		for (size_t i = 0; i < a->n; i++)
+			n_in += a->recs[i].in_filter;
+		split_by_density(sw, oldest, n_in,
+						 sw->stats.proven_cap > 0 && sw->stats.proven_cap < sw->limit ? sw->stats.proven_cap : sw->limit);
 		return;
 	}
 	/* Below the limit but as large as anything seen: the relay may have a cap here. Prove it. */
@@ -677,7 +732,7 @@ digest_followup(sync_window *sw)
 	if (fresh == 0)
 		split_around(sw, sw->followup_until);	/* the main answer sat on one second */
 	else
-		split(sw);
+		split_by_density(sw, sw->followup_until, r->total, r->total);
 }
 
 void
