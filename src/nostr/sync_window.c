@@ -335,20 +335,21 @@ split(sync_window *sw)
 	done_with_item(sw);
 }
 
-#define MAX_PIECES 1024
+#define NEAR_PIECES 16
 
 /*
- * Splits a window whose answer was (or may have been) cut short into pieces sized from the answer's
- * density, so each piece should hold about two thirds of an answer: the answer's in-filter events span
- * [oldest, until] with n events. Only the number of requests depends on this estimate; a piece that
- * still overflows is split again, so correctness does not.
+ * Splits a window whose answer was (or may have been) cut short. The answer's in-filter events span
+ * [oldest, until] with n events; up to NEAR_PIECES pieces just below until are sized from that density
+ * to hold about two thirds of an answer each, and whatever lies further back stays one piece (its
+ * density is unknown: history may be empty or crowded). Only the number of requests depends on the
+ * estimate; a piece that still overflows is split again, so correctness does not.
  */
 static void
 split_by_density(sync_window *sw, int64_t oldest, int64_t n, int64_t cap)
 {
-	int64_t		span = sw->item.until - sw->item.since + 1;
 	int64_t		width;
-	int64_t		pieces;
+	int64_t		hi = sw->item.until;
+	int			pieces = 0;
 	sw_item		it = sw->item;
 
 	if (n <= 0 || oldest <= sw->item.since || cap < 2)
@@ -359,13 +360,7 @@ split_by_density(sync_window *sw, int64_t oldest, int64_t n, int64_t cap)
 	width = (int64_t) ((double) (sw->item.until - oldest + 1) * (double) (cap * 2 / 3) / (double) n);
 	if (width < 1)
 		width = 1;
-	pieces = (span + width - 1) / width;
-	if (pieces > MAX_PIECES)
-	{
-		width = (span + MAX_PIECES - 1) / MAX_PIECES;
-		pieces = (span + width - 1) / width;
-	}
-	if (pieces <= 2)
+	if (width >= (sw->item.until - sw->item.since + 1) / 2)
 	{
 		split(sw);
 		return;
@@ -374,13 +369,19 @@ split_by_density(sync_window *sw, int64_t oldest, int64_t n, int64_t cap)
 	it.attempts = 0;
 	it.parent_total = 0;
 	/* newest piece first, so the oldest ends on top of the stack */
-	for (int64_t hi = sw->item.until; hi >= sw->item.since; hi -= width)
+	while (hi >= sw->item.since && pieces < NEAR_PIECES)
 	{
 		it.until = hi;
 		it.since = hi - width + 1 < sw->item.since ? sw->item.since : hi - width + 1;
 		push(sw, &it);
-		if (it.since == sw->item.since)
-			break;
+		pieces++;
+		hi = it.since - 1;
+	}
+	if (hi >= sw->item.since)
+	{
+		it.since = sw->item.since;
+		it.until = hi;
+		push(sw, &it);
 	}
 	done_with_item(sw);
 }

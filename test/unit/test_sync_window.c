@@ -279,6 +279,13 @@ honest_relays(void)
 	res = run(&r, T0, end, 500, NULL, 0);
 	expect_complete("unsorted answers, capped at 300", res, end);
 
+	/* from the epoch: decades of empty history must not cost a request per slice */
+	r.shuffle = false;
+	r.cap = 0;
+	res = run(&r, 0, end, 500, NULL, 0);
+	expect_complete("range from the epoch (empty history)", res, end);
+	CHECK(res.requests < 120, "from the epoch: still a few requests per 500 events (%lld)", (long long) res.requests);
+
 	/* the range starts mid-way: events before start are not wanted, nothing is missed after it */
 	r.shuffle = false;
 	r.cap = 0;
