@@ -144,10 +144,13 @@ test('misbehaving relays: all valid events archived or the shortfall recorded, n
     await sql('INSERT INTO bigbrotr.synchronizer_relays (relay_url, request_timeout) VALUES ($1, $2)',
       [c.relay.url, c.requestTimeout ?? null]);
   }
+  // an .onion relay while Tor is off: skipped and counted, never queued
+  await sql("INSERT INTO bigbrotr.synchronizer_relays (relay_url) VALUES ('ws://expyuzz4wqqyqhjn76cz3bgc7ap4gcgq2w3tbhsr3pd4omj5l2aqnhqd.onion')");
   const mark = logMark();
   const s = await runOneCycle();
   assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
   assert.equal(s.last_cycle_stats.relays_queued, 7);
+  assert.equal(s.last_cycle_stats.relays_skipped_tor, 1);
   assert.equal(s.last_cycle_stats.relays_done, 7);
 
   for (const [name, c] of Object.entries(cases)) {
