@@ -54,6 +54,8 @@ typedef struct Slot
 	bool		failed;			/* storing failed: the relay is abandoned for this cycle */
 } Slot;
 
+static void sample_private_memory(void);
+
 static void
 drain_logs(Slot *slot)
 {
@@ -96,6 +98,7 @@ flush(Slot *slot)
 	PG_END_TRY();
 	sync_session_clear_events(slot->session);
 	slot->last_flush_ms = sync_now_ms();
+	sample_private_memory();
 }
 
 static char *
@@ -204,27 +207,55 @@ start_slot(Slot *slot, WsLoop *loop, nostr_pubkey_cache *cache, int64 cycle, int
 	return true;
 }
 
-/* CPU time and peak resident memory of this process, for operators and the benchmark. */
+static long peak_private_kb = 0;
+
+/* A "Name: N kB" line of /proc/self/status; -1 when absent. */
+static long
+proc_status_kb(const char *name)
+{
+	long		kb = -1;
+	size_t		len = strlen(name);
+	FILE	   *f = fopen("/proc/self/status", "r");
+	char		line[256];
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, name, len) == 0 && line[len] == ':')
+		{
+			kb = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * Private (anonymous) resident memory, sampled after each batch: VmHWM also counts the shared
+ * buffers this backend touched, which grow with the data written, not with the worker's own state.
+ */
+static void
+sample_private_memory(void)
+{
+	long		kb = proc_status_kb("RssAnon");
+
+	if (kb > peak_private_kb)
+		peak_private_kb = kb;
+}
+
+/* CPU time and peak memory of this process, for operators and the benchmark. */
 static void
 log_resources(int64 relays, int64 events)
 {
 	struct rusage ru;
-	long		hwm_kb = -1;
-	FILE	   *f = fopen("/proc/self/status", "r");
 
-	if (f)
-	{
-		char		line[256];
-
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "VmHWM: %ld kB", &hwm_kb) == 1)
-				break;
-		fclose(f);
-	}
+	sample_private_memory();
 	getrusage(RUSAGE_SELF, &ru);
-	bb_log(BB_INFO, "worker done: " INT64_FORMAT " relays, " INT64_FORMAT " events received, cpu user %.2f s sys %.2f s, VmHWM %ld kB",
+	bb_log(BB_INFO, "worker done: " INT64_FORMAT " relays, " INT64_FORMAT " events received, cpu user %.2f s sys %.2f s, "
+		   "VmHWM %ld kB, peak private (RssAnon) %ld kB, shared now (RssShmem) %ld kB",
 		   relays, events, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
-		   ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, hwm_kb);
+		   ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, proc_status_kb("VmHWM"), peak_private_kb,
+		   proc_status_kb("RssShmem"));
 }
 
 static void

@@ -68,22 +68,26 @@ sync_once() {
   local line; line=$(tail -c +"$((mark + 1))" "$BB_PGDATA/server.log" | grep 'worker done' | tail -1)
   CPU=$(echo "$line" | sed -n 's/.*cpu user \([0-9.]*\) s sys \([0-9.]*\) s.*/\1 + \2/p' | bc)
   HWM=$(echo "$line" | sed -n 's/.*VmHWM \([0-9]*\) kB.*/\1/p')
+  PRIV=$(echo "$line" | sed -n 's/.*peak private (RssAnon) \([0-9]*\) kB.*/\1/p')
+  RECEIVED=$(q -c "SELECT stats->>'events_received' || ' received in ' || (stats->>'requests') || ' requests' FROM bigbrotr.synchronizer_queue")
   [ "$EVENTS" = "$2" ] || echo "WARNING: archived $EVENTS of $2 events"
 }
 
 echo "== synchronizer benchmark: $N events (and $SMALL for memory), limit 500, batch $BATCH, $(nproc) cores"
 small_url=$(start_relay "$WORK/small.jsonl")
 big_url=$(start_relay "$WORK/big.jsonl")
-sync_once "$small_url" "$SMALL"; SMALL_HWM=$HWM; SMALL_SECS=$SECS
+sync_once "$small_url" "$SMALL"; SMALL_HWM=$HWM; SMALL_PRIV=$PRIV
 sync_once "$big_url" "$N"
 E2E=$(echo "$EVENTS / $SECS" | bc -l)
+big_pid=${RELAYS[1]}
+RELAY_CPU=$(awk '{printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$big_pid/stat" 2>/dev/null || echo "?")
 
 # (b) insert_events alone, same batch size, same cluster, one transaction per batch
 fresh
 q -c "CREATE TABLE public.bench_stage (seq serial, doc jsonb)" -c "\\copy public.bench_stage (doc) FROM '$WORK/big.jsonl'" >/dev/null
 q -c "CREATE TABLE public.bench_typed AS SELECT seq, decode(doc->>'id','hex') id, decode(doc->>'pubkey','hex') pk,
         (doc->>'created_at')::bigint ca, (doc->>'kind')::int k, doc->'tags' tg, doc->>'content' ct, decode(doc->>'sig','hex') sg
-      FROM public.bench_stage" >/dev/null
+      FROM public.bench_stage" -c "CREATE INDEX ON public.bench_typed (seq)" -c "ANALYZE public.bench_typed" >/dev/null
 INS=$(q -c "CREATE TEMP TABLE t(x float8)" -c "DO \$\$
 DECLARE t0 timestamptz := clock_timestamp(); n int; total int;
 BEGIN
@@ -109,7 +113,9 @@ BOUND=$(echo "m = $RAW * $CORES; if ($INS < m) m = $INS; m" | bc -l)
 
 printf '%-52s %10.0f events/s  (%s events in %.2f s)\n' "end to end (one worker, one relay):" "$E2E" "$EVENTS" "$SECS"
 printf '%-52s %10.2f s\n' "worker CPU time (user + sys), $N events:" "$CPU"
-printf '%-52s %10s kB   (%s events: %s kB)\n' "worker peak memory VmHWM, $N events:" "$HWM" "$SMALL" "$SMALL_HWM"
+printf '%-52s %10s kB   (%s events: %s kB)\n' "worker peak private memory (RssAnon), $N events:" "$PRIV" "$SMALL" "$SMALL_PRIV"
+printf '%-52s %10s kB   (%s events: %s kB; includes shared buffers touched)\n' "worker VmHWM, $N events:" "$HWM" "$SMALL" "$SMALL_HWM"
+printf '%-52s %s (relay process CPU, both runs: %s s)\n' "relay answers:" "$RECEIVED" "$RELAY_CPU"
 printf '%-52s %10.0f verifies/s per core (parse+hash+verify: %s events/s)\n' "(a) raw secp256k1 verify:" "$RAW" "$FULL"
 printf '%-52s %10.0f events/s\n' "(b) bigbrotr.insert_events, batch $BATCH:" "$INS"
 printf '%-52s %10.1f %%  (bound min(a x %d cores, b) = %.0f events/s)\n' "ratio end to end / bound:" \

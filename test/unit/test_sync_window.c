@@ -247,8 +247,8 @@ expect_complete(const char *name, run_result res, int64_t end)
 	CHECK(res.loop_bounded && res.all_collected && res.invariant_ok && res.shortfalls == 0 &&
 		  !res.given_up && res.cursor == end,
 		  "%s: every event collected, cursor at the end (%lld requests, %lld splits, %lld follow-ups, "
-		  "%lld narrowed, %lld unproven)", name, (long long) res.requests, (long long) res.stats.splits,
-		  (long long) res.stats.followups, (long long) res.stats.narrowed, (long long) res.stats.unproven);
+		  "%lld narrowed, %lld unproven, %lld events received)", name, (long long) res.requests, (long long) res.stats.splits,
+		  (long long) res.stats.followups, (long long) res.stats.narrowed, (long long) res.stats.unproven, (long long) res.stats.events_received);
 }
 
 static void
