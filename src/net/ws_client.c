@@ -16,7 +16,7 @@
  *   connection's memory lives until both on_close has run and lws has destroyed its wsi.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE				/* getaddrinfo_a */
+#define _GNU_SOURCE				/* EAI_INPROGRESS */
 #endif
 #include "net/ws_client.h"
 
@@ -36,15 +36,18 @@
 #include <libwebsockets.h>
 #include <openssl/x509.h>
 
+#include "net/dns_async.h"
+#include "nostr/buf.h"
 #include "nostr/relay_url.h"
 
 #define WS_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 #define WS_DEFAULT_MAX_MESSAGE ((size_t) 16 * 1024 * 1024)
 #define WS_DEFAULT_CONNECT_TIMEOUT_MS 30000
-#define WS_WAKE_MS 20			/* longest sleep inside a slice: deadlines are noticed this fast */
-#define WS_DNS_POLL_MS 5		/* shorter sleep while a lookup is running (getaddrinfo_a is polled) */
+#define WS_WAKE_MS 20			/* how often abandoned lookups are checked for completion */
+#define WS_DNS_POLL_MS 5		/* how often a running lookup is checked (getaddrinfo_a is polled) */
 #define WS_CLOSE_GRACE_S 3		/* a peer that will not take our close frame is dropped after this */
 #define WS_DETAIL_MAX 256
+#define WS_LWS_TIMEOUT_S 300	/* backstop only: connect_timeout_ms is enforced by us */
 
 typedef enum ConnState
 {
@@ -61,16 +64,6 @@ typedef struct SendItem
 	size_t		len;
 	unsigned char buf[];		/* LWS_PRE bytes of headroom lws needs, then the message */
 } SendItem;
-
-/* One getaddrinfo_a request; it must outlive a cancelled connection until glibc is done with it. */
-typedef struct DnsQuery
-{
-	struct gaicb cb;
-	struct addrinfo hints;
-	struct DnsQuery *next;		/* in the loop's orphan list */
-	char		name[NOSTR_RELAY_HOST_MAX];
-	char		service[8];
-} DnsQuery;
 
 struct WsConn
 {
@@ -89,7 +82,7 @@ struct WsConn
 	char		tls_error[128];	/* why the certificate was rejected; lws only says "SSL err 1" */
 	int64_t		deadline_ms;
 	struct lws *wsi;
-	DnsQuery   *dns;
+	DnsLookup  *dns;
 
 	bool		secure;
 	int			port;
@@ -98,9 +91,7 @@ struct WsConn
 	char		address[NOSTR_RELAY_HOST_MAX];	/* resolved IP literal, or the name for via_tor */
 	char		path[NOSTR_RELAY_URL_MAX + 1];
 
-	char	   *rx;
-	size_t		rx_len;
-	size_t		rx_cap;
+	nostr_buf	rx;				/* the message being reassembled */
 	bool		rx_in_message;
 	bool		rx_binary;
 
@@ -121,7 +112,8 @@ struct WsLoop
 	WsConn	   *head;
 	WsConn	   *tail;
 	int			alive;			/* connections whose on_close has not run */
-	DnsQuery   *orphans;
+	bool		in_service;		/* inside ws_loop_run: callbacks may be running */
+	DnsLookup  *orphans;		/* lookups given up on, still held by glibc */
 	lws_sorted_usec_list_t wake;
 };
 
@@ -176,52 +168,6 @@ wake_noop(lws_sorted_usec_list_t *sul)
 {
 }
 
-/* ---- DNS ---- */
-
-static void
-dns_free(DnsQuery *q)
-{
-	if (q->cb.ar_result)
-		freeaddrinfo(q->cb.ar_result);
-	free(q);
-}
-
-/* Gives up on a lookup: freed now if glibc lets go of it, else kept until it completes. */
-static void
-dns_abandon(WsLoop *loop, DnsQuery *q)
-{
-	int			rc = gai_cancel(&q->cb);
-
-	if (rc == EAI_NOTCANCELED)
-	{
-		q->next = loop->orphans;
-		loop->orphans = q;
-		return;
-	}
-	if (rc == EAI_CANCELED)
-		q->cb.ar_result = NULL;
-	dns_free(q);
-}
-
-static void
-dns_reap_orphans(WsLoop *loop)
-{
-	DnsQuery  **link = &loop->orphans;
-
-	while (*link)
-	{
-		DnsQuery   *q = *link;
-
-		if (gai_error(&q->cb) == EAI_INPROGRESS)
-		{
-			link = &q->next;
-			continue;
-		}
-		*link = q->next;
-		dns_free(q);
-	}
-}
-
 /* ---- finishing a connection ---- */
 
 static void
@@ -250,13 +196,11 @@ finish(WsConn *conn, WsCloseReason reason, const char *detail)
 	conn->loop->alive--;
 	if (conn->dns)
 	{
-		dns_abandon(conn->loop, conn->dns);
+		dns_lookup_abandon(&conn->loop->orphans, conn->dns);
 		conn->dns = NULL;
 	}
 	send_queue_free(conn);
-	free(conn->rx);
-	conn->rx = NULL;
-	conn->rx_len = conn->rx_cap = 0;
+	nostr_buf_free(&conn->rx);
 	if (conn->cb.on_close)
 		conn->cb.on_close(conn, conn->user, reason, detail ? detail : "");
 }
@@ -298,57 +242,36 @@ on_receive(WsConn *conn, struct lws *wsi, const char *in, size_t len)
 	if (!conn->rx_in_message)
 	{
 		conn->rx_in_message = true;
-		conn->rx_len = 0;
+		conn->rx.len = 0;
 		conn->rx_binary = lws_frame_is_binary(wsi);
 	}
 	/*
 	 * Returning -1 here, in the middle of a frame, makes lws 4.1.6 write past its rx buffer (seen
 	 * under valgrind), so the connection is killed from the outside instead and the rest dropped.
 	 */
-	if (len > loop->max_message - conn->rx_len)
+	if (len > loop->max_message - conn->rx.len)
 	{
 		finishf(conn, WS_CLOSE_TOO_LARGE, "message larger than %zu bytes", loop->max_message);
 		kill_wsi(conn);
 		return 0;
 	}
-	if (conn->rx_len + len + 1 > conn->rx_cap)
+	if (!nostr_buf_append(&conn->rx, in, len))
 	{
-		size_t		cap = conn->rx_cap ? conn->rx_cap : 4096;
-		char	   *grown;
-
-		while (cap < conn->rx_len + len + 1)
-			cap *= 2;
-		grown = realloc(conn->rx, cap);
-		if (grown == NULL)
-		{
-			finish(conn, WS_CLOSE_TOO_LARGE, "out of memory for a message");
-			kill_wsi(conn);
-			return 0;
-		}
-		conn->rx = grown;
-		conn->rx_cap = cap;
+		finish(conn, WS_CLOSE_TOO_LARGE, "out of memory for a message");
+		kill_wsi(conn);
+		return 0;
 	}
-	if (len)
-		memcpy(conn->rx + conn->rx_len, in, len);
-	conn->rx_len += len;
 
 	if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
 	{
-		size_t		n = conn->rx_len;
-
 		conn->rx_in_message = false;
-		conn->rx_len = 0;
-		conn->rx[n] = '\0';
 		/* Nostr speaks text; a binary message is read (and size-checked) but not delivered. */
 		if (!conn->rx_binary && conn->cb.on_message)
-			conn->cb.on_message(conn, conn->user, conn->rx, n);
+			conn->cb.on_message(conn, conn->user, conn->rx.data, conn->rx.len);
+		conn->rx.len = 0;
 		/* Do not keep a huge buffer around for one big message. */
-		if (conn->state != CONN_DONE && conn->rx_cap > 256 * 1024)
-		{
-			free(conn->rx);
-			conn->rx = NULL;
-			conn->rx_cap = 0;
-		}
+		if (conn->rx.cap > 256 * 1024)
+			nostr_buf_free(&conn->rx);
 	}
 	return 0;
 }
@@ -461,8 +384,11 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 			else if (conn->tls_error[0])
 				finishf(conn, WS_CLOSE_CONNECT_FAILED, "TLS certificate of %s rejected: %s", conn->host,
 						conn->tls_error);
+			else if (conn->via_tor)
+				finishf(conn, WS_CLOSE_CONNECT_FAILED, "%s (%s port %d through the tunnel proxy)", detail,
+						conn->host, conn->port);
 			else
-				finishf(conn, WS_CLOSE_CONNECT_FAILED, "%s", detail);
+				finishf(conn, WS_CLOSE_CONNECT_FAILED, "%s (%s port %d)", detail, conn->address, conn->port);
 			break;
 		case LWS_CALLBACK_CLIENT_CLOSED:
 			if (conn->close_requested)
@@ -511,6 +437,33 @@ make_vhost(WsLoop *loop, const char *name, const char *proxy_host, int proxy_por
 	return lws_create_vhost(loop->context, &info);
 }
 
+/*
+ * lws looks the proxy's name up with a blocking getaddrinfo on every connection it makes through it;
+ * resolving it once here (a local name such as a compose service, or a literal) keeps that out of
+ * the connection path.
+ */
+static char *
+resolve_proxy_host(const char *host, char *error, size_t error_len)
+{
+	struct addrinfo hints;
+	struct addrinfo *res = NULL;
+	char		ip[INET6_ADDRSTRLEN];
+	int			rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET;	/* lws' proxy setting takes host:port, which an IPv6 literal breaks */
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0 || res == NULL)
+	{
+		snprintf(error, error_len, "cannot resolve the tunnel proxy host %s: %s", host, gai_strerror(rc));
+		return NULL;
+	}
+	inet_ntop(AF_INET, &((struct sockaddr_in *) res->ai_addr)->sin_addr, ip, sizeof(ip));
+	freeaddrinfo(res);
+	return strdup(ip);
+}
+
 WsLoop *
 ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
 {
@@ -527,8 +480,15 @@ ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
 	loop->allow_private = options->allow_private_addresses;
 	loop->max_message = options->max_message_size ? options->max_message_size : WS_DEFAULT_MAX_MESSAGE;
 	loop->user_agent = strdup(options->user_agent && options->user_agent[0] ? options->user_agent : "bigbrotr");
-	loop->proxy_host = options->tunnel_proxy_host && options->tunnel_proxy_host[0]
-		? strdup(options->tunnel_proxy_host) : NULL;
+	if (options->tunnel_proxy_host && options->tunnel_proxy_host[0])
+	{
+		loop->proxy_host = resolve_proxy_host(options->tunnel_proxy_host, error, error_len);
+		if (loop->proxy_host == NULL)
+		{
+			ws_loop_destroy(loop);
+			return NULL;
+		}
+	}
 	if (options->ca_file && options->ca_file[0])
 		loop->ca_file = strdup(options->ca_file);
 	else if (access(WS_SYSTEM_CA_FILE, R_OK) == 0)
@@ -542,6 +502,8 @@ ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
 	info.gid = -1;
 	info.uid = -1;
 	info.protocols = ws_protocols;
+	/* lws' own network timeouts (20 s by default) would cut a slow Tor handshake short: ours rule. */
+	info.timeout_secs = WS_LWS_TIMEOUT_S;
 	loop->context = lws_create_context(&info);
 	if (loop->context == NULL)
 	{
@@ -626,8 +588,8 @@ pick_address(WsConn *conn, const struct addrinfo *list, char *detail)
 				  ? (const void *) &((const struct sockaddr_in *) refused)->sin_addr
 				  : (const void *) &((const struct sockaddr_in6 *) refused)->sin6_addr,
 				  ip, sizeof(ip));
-		snprintf(detail, WS_DETAIL_MAX, "%s resolves to %s address %s", conn->host,
-				 nostr_addr_class_name(nostr_classify_sockaddr(refused)), ip);
+		snprintf(detail, WS_DETAIL_MAX, "%s resolves to %s, not a public address (%s)", conn->host, ip,
+				 nostr_addr_class_name(nostr_classify_sockaddr(refused)));
 	}
 	else
 		snprintf(detail, WS_DETAIL_MAX, "%s has no usable address", conn->host);
@@ -637,8 +599,8 @@ pick_address(WsConn *conn, const struct addrinfo *list, char *detail)
 static void
 dns_check(WsConn *conn)
 {
-	DnsQuery   *q = conn->dns;
-	int			rc = gai_error(&q->cb);
+	DnsLookup  *q = conn->dns;
+	int			rc = dns_lookup_poll(q);
 	char		detail[WS_DETAIL_MAX];
 	bool		ok;
 
@@ -647,13 +609,13 @@ dns_check(WsConn *conn)
 	conn->dns = NULL;
 	if (rc != 0)
 	{
-		dns_free(q);
+		dns_lookup_free(q);
 		finishf(conn, WS_CLOSE_CONNECT_FAILED, "DNS lookup of %s failed: %s", conn->host,
 				gai_strerror(rc));
 		return;
 	}
-	ok = pick_address(conn, q->cb.ar_result, detail);
-	dns_free(q);
+	ok = pick_address(conn, dns_lookup_result(q), detail);
+	dns_lookup_free(q);
 	if (!ok)
 	{
 		finish(conn, conn->loop->allow_private ? WS_CLOSE_CONNECT_FAILED : WS_CLOSE_REFUSED_PRIVATE,
@@ -676,8 +638,7 @@ start_lws(WsConn *conn)
 	info.port = conn->port;
 	info.ssl_connection = conn->secure ? LCCSCF_USE_SSL : 0;
 	info.path = conn->path;
-	info.host = conn->host_header;
-	info.origin = conn->host_header;
+	info.host = conn->host_header;	/* also SNI and the certificate name (port stripped by lws) */
 	info.alpn = "http/1.1";		/* WebSockets over HTTP/1.1 upgrade, never h2 */
 	info.opaque_user_data = conn;
 	info.pwsi = &conn->wsi;
@@ -688,15 +649,18 @@ start_lws(WsConn *conn)
 		finishf(conn, WS_CLOSE_CONNECT_FAILED, "could not start connecting to %s", conn->address);
 }
 
-/* Moves every connection one step: DNS results, deadlines, deferred closes, starting lws. */
-static bool
+/*
+ * Moves every connection one step: DNS results, deadlines, deferred closes, starting lws. Returns
+ * when it next needs to run (absolute ms), so an idle loop sleeps instead of polling.
+ */
+static int64_t
 advance(WsLoop *loop)
 {
 	int64_t		now = now_ms();
-	bool		resolving = false;
+	int64_t		next = INT64_MAX;
 	WsConn	   *conn;
 
-	dns_reap_orphans(loop);
+	dns_orphans_reap(&loop->orphans);
 	for (conn = loop->head; conn; conn = conn->next)
 	{
 		if (conn->state == CONN_DONE)
@@ -727,10 +691,14 @@ advance(WsLoop *loop)
 		}
 		if (conn->state == CONN_READY)
 			start_lws(conn);
-		if (conn->state == CONN_RESOLVING)
-			resolving = true;
+		if (conn->state == CONN_RESOLVING && now + WS_DNS_POLL_MS < next)
+			next = now + WS_DNS_POLL_MS;
+		if (conn->state != CONN_OPEN && conn->state != CONN_DONE && conn->deadline_ms < next)
+			next = conn->deadline_ms;
 	}
-	return resolving;
+	if (loop->orphans && now + WS_WAKE_MS < next)
+		next = now + WS_WAKE_MS;
+	return next;
 }
 
 /* Frees connections that are finished and that lws no longer references. */
@@ -764,25 +732,26 @@ ws_loop_run(WsLoop *loop, int slice_ms)
 {
 	int64_t		end = now_ms() + (slice_ms > 0 ? slice_ms : 0);
 
+	loop->in_service = true;
 	for (;;)
 	{
-		bool		resolving = advance(loop);
+		int64_t		next = advance(loop);
 		int64_t		now = now_ms();
-		int64_t		wait = end - now;
+		int64_t		wait = (next < end ? next : end) - now;
 
-		if (wait <= 0)
+		if (end - now <= 0)
 		{
 			if (slice_ms <= 0)
 				lws_service(loop->context, -1);
 			break;
 		}
-		if (wait > WS_WAKE_MS)
-			wait = WS_WAKE_MS;
-		if (resolving && wait > WS_DNS_POLL_MS)
-			wait = WS_DNS_POLL_MS;
+		if (wait < 1)
+			wait = 1;
+		/* lws_service sleeps until its next timer: this one bounds the sleep. */
 		lws_sul_schedule(loop->context, 0, &loop->wake, wake_noop, (lws_usec_t) wait * 1000);
 		lws_service(loop->context, 0);
 	}
+	loop->in_service = false;
 	lws_sul_cancel(&loop->wake);
 	advance(loop);
 	reap(loop);
@@ -813,11 +782,10 @@ ws_loop_destroy(WsLoop *loop)
 		conn = next;
 	}
 	/* A lookup glibc would not cancel gets a short grace, then is left to leak rather than be freed under it. */
-	while (loop->orphans && waited < 100)
+	while (dns_orphans_reap(&loop->orphans) && waited < 100)
 	{
 		usleep(5000);
 		waited += 5;
-		dns_reap_orphans(loop);
 	}
 	free(loop->user_agent);
 	free(loop->proxy_host);
@@ -888,37 +856,15 @@ ws_connect(WsLoop *loop, const char *url, bool via_tor, int connect_timeout_ms,
 		{
 			conn->pending_finish = true;
 			conn->pending_reason = WS_CLOSE_REFUSED_PRIVATE;
-			snprintf(conn->pending_detail, sizeof(conn->pending_detail), "%s is a %s address",
+			snprintf(conn->pending_detail, sizeof(conn->pending_detail), "%s is not a public address (%s)",
 					 u->host, nostr_addr_class_name(u->host_class));
 		}
 	}
 	else
 	{
-		DnsQuery   *q = calloc(1, sizeof(DnsQuery));
-		struct gaicb *list[1];
-		int			rc;
-
-		if (q == NULL)
-		{
-			snprintf(error, error_len, "out of memory");
+		conn->dns = dns_lookup_start(u->host, u->port, error, error_len);
+		if (conn->dns == NULL)
 			goto fail;
-		}
-		snprintf(q->name, sizeof(q->name), "%s", u->host);
-		snprintf(q->service, sizeof(q->service), "%d", u->port);
-		q->hints.ai_family = AF_UNSPEC;
-		q->hints.ai_socktype = SOCK_STREAM;
-		q->cb.ar_name = q->name;
-		q->cb.ar_service = q->service;
-		q->cb.ar_request = &q->hints;
-		list[0] = &q->cb;
-		rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
-		if (rc != 0)
-		{
-			free(q);
-			snprintf(error, error_len, "could not start resolving %s: %s", u->host, gai_strerror(rc));
-			goto fail;
-		}
-		conn->dns = q;
 		conn->state = CONN_RESOLVING;
 	}
 	free(u);
@@ -930,6 +876,9 @@ ws_connect(WsLoop *loop, const char *url, bool via_tor, int connect_timeout_ms,
 		loop->head = conn;
 	loop->tail = conn;
 	loop->alive++;
+	/* Called from a callback: let lws_service return so the new connection starts this slice. */
+	if (loop->in_service)
+		lws_cancel_service(loop->context);
 	return conn;
 
 fail:
@@ -968,7 +917,12 @@ ws_close(WsConn *conn)
 		return;
 	conn->close_requested = true;
 	if (conn->wsi == NULL)
-		return;					/* not connected yet: the next advance finishes it */
+	{
+		/* Not connected yet: the next advance finishes it, soon if we are inside a callback. */
+		if (conn->loop->in_service)
+			lws_cancel_service(conn->loop->context);
+		return;
+	}
 	if (conn->state == CONN_OPEN)
 	{
 		/* A close frame goes out when writable; a peer that never lets it out is dropped. */

@@ -20,7 +20,8 @@ typedef struct WsLoopOptions
 	bool		allow_private_addresses;
 	const char *tunnel_proxy_host;	/* HTTP CONNECT proxy for via_tor connections; NULL: none */
 	int			tunnel_proxy_port;
-	size_t		max_message_size;	/* larger messages close the connection (WS_CLOSE_TOO_LARGE) */
+	size_t		max_message_size;	/* larger messages close the connection (WS_CLOSE_TOO_LARGE);
+									 * 0: 16 MiB */
 	const char *user_agent;
 	const char *ca_file;		/* PEM bundle of trusted CAs; NULL: the system store */
 } WsLoopOptions;
@@ -50,7 +51,10 @@ WsLoop	   *ws_loop_create(const WsLoopOptions *options, char *error, size_t erro
 
 /*
  * Starts connecting to a ws:// or wss:// URL (already normalized). Returns NULL and calls nothing
- * when the connection cannot even be started (error says why).
+ * when the connection cannot even be started (error says why): a bad URL, via_tor without a tunnel
+ * proxy, an .onion URL without via_tor. connect_timeout_ms (<= 0: 30 s) covers DNS, TCP, TLS and the
+ * handshake. Nothing happens on the network until ws_loop_run; every outcome after a non-NULL return,
+ * including a refused private address, arrives as on_close during ws_loop_run.
  */
 WsConn	   *ws_connect(WsLoop *loop, const char *url, bool via_tor, int connect_timeout_ms,
 					   const WsCallbacks *callbacks, void *user, char *error, size_t error_len);
@@ -67,7 +71,10 @@ void		ws_close(WsConn *conn);
  */
 int			ws_loop_run(WsLoop *loop, int slice_ms);
 
-/* Closes every connection (on_close with WS_CLOSE_SHUTDOWN) and frees the loop. */
+/*
+ * Closes every connection (on_close with WS_CLOSE_SHUTDOWN) and frees the loop. Neither this nor
+ * ws_loop_run may be called from inside a callback.
+ */
 void		ws_loop_destroy(WsLoop *loop);
 
 const char *ws_close_reason_name(WsCloseReason reason);

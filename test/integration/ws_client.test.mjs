@@ -22,7 +22,15 @@ import { startConnectProxy } from '../fixtures/connect_proxy.mjs';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const PROBE = path.join(ROOT, 'test/net/bin/ws_client_probe');
+// BB_WS_PROBE=san runs the AddressSanitizer build; BB_WS_PROBE=valgrind runs the plain one under
+// valgrind (errors make the probe exit non-zero, which fails the test).
+const MODE = process.env.BB_WS_PROBE || '';
+const PROBE = path.join(ROOT, MODE === 'san' ? 'test/net/bin/ws_client_probe_san' : 'test/net/bin/ws_client_probe');
+const WRAP = MODE === 'valgrind'
+  ? ['valgrind', ['-q', '--error-exitcode=99', '--leak-check=full', '--errors-for-leak-kinds=definite',
+    `--suppressions=${path.join(ROOT, 'test/net/valgrind.supp')}`]]
+  : null;
+const SLOW = MODE === 'valgrind' ? 10 : MODE === 'san' ? 3 : 1;
 // Fake but well-formed v3 onion names (key, checksum, version): relay URL parsing rejects made-up ones.
 function fakeOnion(seed) {
   const key = crypto.createHash('sha256').update(seed).digest();
@@ -50,7 +58,8 @@ let tmp;
 let closedPort;
 
 async function probe(args) {
-  const { stdout } = await run(PROBE, args, { maxBuffer: 64 << 20, timeout: 60000 });
+  const [cmd, argv] = WRAP ? [WRAP[0], [...WRAP[1], PROBE, ...args]] : [PROBE, args];
+  const { stdout } = await run(cmd, argv, { maxBuffer: 64 << 20, timeout: 60000 * SLOW });
   const lines = stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const summary = lines.find((l) => l.ev === 'summary');
   assert.ok(summary, `the probe printed a summary:\n${stdout}`);
@@ -60,7 +69,7 @@ async function probe(args) {
   assert.equal(summary.after_close, 0, 'no callback after on_close');
   const closes = lines.filter((l) => l.ev === 'close');
   assert.equal(closes.length, summary.conns - summary.connect_errors, 'one close line per started connection');
-  assert.ok(summary.max_slice_ms < summary.slice_ms + 2000,
+  assert.ok(summary.max_slice_ms < summary.slice_ms + 2000 * SLOW,
     `ws_loop_run returns about when asked (longest slice ${summary.max_slice_ms} ms)`);
   return {
     lines, summary, closes,
@@ -88,6 +97,7 @@ function misbehave(ws, req) {
     const part = 'y'.repeat(50 * 1024);
     for (let i = 0; i < 9; i++) ws.send(part, { fin: false });
     ws.send(part, { fin: true });
+    ws.send('');
     ws.send('["EOSE","done"]');
   } else if (url === '/fragments-too-large') {
     const part = 'z'.repeat(200 * 1024);
@@ -101,13 +111,16 @@ function misbehave(ws, req) {
   } else if (url === '/binary') {
     ws.send(Buffer.from([1, 2, 3]), { binary: true });
     ws.send('["NOTICE","after binary"]');
+  } else if (url.startsWith('/whoami')) {
+    ws.send(JSON.stringify({ url, host: req.headers.host, ua: req.headers['user-agent'] }));
   } else if (url === '/echo') {
     ws.on('message', (data) => ws.send(String(data)));
   }
 }
 
 before(async () => {
-  execFileSync('make', ['-s', '-C', path.join(ROOT, 'test/net')], { stdio: 'inherit' });
+  execFileSync('make', ['-s', '-C', path.join(ROOT, 'test/net'), ...(MODE === 'san' ? ['SAN=1'] : [])],
+    { stdio: 'inherit' });
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-ws-'));
 
   relay = await startRealRelay({ port: 0 });
@@ -118,7 +131,8 @@ before(async () => {
   await relay.load(events);
 
   const plain = http.createServer();
-  new WebSocketServer({ server: plain }).on('connection', misbehave);
+  new WebSocketServer({ server: plain, verifyClient: ({ req }) => req.url !== '/reject' })
+    .on('connection', misbehave);
   misbehaving = { server: plain, port: await listenOn(plain) };
 
   silent = net.createServer((socket) => { silentSockets.push(socket); socket.on('error', () => {}); });
@@ -133,9 +147,13 @@ before(async () => {
   const cert = path.join(tmp, 'cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
     '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
-  const secure = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) });
+  const serverNames = [];
+  const secure = https.createServer({
+    key: fs.readFileSync(key), cert: fs.readFileSync(cert),
+    SNICallback: (name, cb) => { serverNames.push(name); cb(null, undefined); },
+  });
   new WebSocketServer({ server: secure }).on('connection', misbehave);
-  tls = { server: secure, port: await listenOn(secure), cert };
+  tls = { server: secure, port: await listenOn(secure), cert, serverNames };
 });
 
 after(async () => {
@@ -161,9 +179,18 @@ test('opens, sends a REQ queued before the handshake, receives every EVENT and t
   assert.deepEqual(r.reasons, ['normal']);
 });
 
+test('the relay sees its own name in Host, our User-Agent and the path with its query', async () => {
+  // Connected to the resolved 127.0.0.1, but the HTTP layer speaks to "localhost".
+  const r = await probe(['--allow-private', '--close-on', '{', `ws://localhost:${misbehaving.port}/whoami?a=1&b=%20`]);
+  assert.deepEqual(JSON.parse(r.messages[0].data),
+    { url: '/whoami?a=1&b=%20', host: `localhost:${misbehaving.port}`, ua: 'bigbrotr-ws-probe' });
+  assert.deepEqual(r.reasons, ['normal']);
+});
+
 test('200 concurrent connections on one loop each get their events and close normally', async () => {
   const req = JSON.stringify(['REQ', 'many', { kinds: [1], limit: 3 }]);
-  const r = await probe(['--allow-private', '--count', '200', '--timeout', '20000', '--run', '50000',
+  const r = await probe(['--allow-private', '--count', '200', '--timeout', String(20000 * SLOW),
+    '--run', String(50000 * SLOW),
     '--send', req, '--close-on', '["EOSE"', relay.url]);
   assert.equal(r.summary.conns, 200);
   assert.equal(r.summary.opened, 200);
@@ -176,6 +203,13 @@ test('200 concurrent connections on one loop each get their events and close nor
 
 test('a refused TCP connection is connect_failed', async () => {
   const r = await probe(['--allow-private', `ws://127.0.0.1:${closedPort}`]);
+  assert.deepEqual(r.reasons, ['connect_failed']);
+  assert.match(r.closes[0].detail, new RegExp(`127\\.0\\.0\\.1 port ${closedPort}`));
+  assert.equal(r.opens.length, 0);
+});
+
+test('a server that refuses the upgrade is connect_failed', async () => {
+  const r = await probe(['--allow-private', `ws://127.0.0.1:${misbehaving.port}/reject`]);
   assert.deepEqual(r.reasons, ['connect_failed']);
   assert.equal(r.opens.length, 0);
 });
@@ -201,10 +235,11 @@ test('fragmented messages are reassembled; binary messages are not delivered as 
   const data = r.messages.map((m) => m.data);
   assert.deepEqual(data[0], '["NOTICE","hello world"]');
   assert.equal(data[1], 'y'.repeat(500 * 1024));
-  assert.equal(data[2], '["EOSE","done"]');
+  assert.equal(data[2], '', 'an empty message is a message');
+  assert.equal(data[3], '["EOSE","done"]');
   assert.deepEqual(r.reasons, ['normal']);
 
-  const b = await probe(['--allow-private', '--run', '1500', `${base}/binary`]);
+  const b = await probe(['--allow-private', '--run', String(1500 * SLOW), `${base}/binary`]);
   assert.deepEqual(b.messages.map((m) => m.data), ['["NOTICE","after binary"]']);
   assert.deepEqual(b.reasons, ['shutdown'], 'still open when the loop is destroyed');
 });
@@ -223,7 +258,7 @@ test('ws_close before and after the handshake, and loop destruction, each close 
   const early = await probe(['--allow-private', '--count', '5', '--close-after', '0', '--slice', '1', `${base}/echo`,
     `ws://127.0.0.1:${silent.port}`]);
   assert.ok(early.reasons.every((x) => x === 'normal'), `${early.reasons}`);
-  const late = await probe(['--allow-private', '--close-after', '500', '--send', 'ping-1', '--send', 'ping-2',
+  const late = await probe(['--allow-private', '--close-after', String(500 * SLOW), '--send', 'ping-1', '--send', 'ping-2',
     `${base}/echo`]);
   assert.deepEqual(late.messages.map((m) => m.data), ['ping-1', 'ping-2'], 'queued messages go out in order');
   assert.deepEqual(late.reasons, ['normal']);
@@ -238,9 +273,11 @@ test('TLS: a self-signed certificate is connect_failed; trusted, it opens; a nam
   assert.match(untrusted.closes[0].detail, /TLS certificate of localhost rejected: self-signed/);
   assert.equal(untrusted.opens.length, 0);
 
-  const trusted = await probe(['--allow-private', '--ca', tls.cert, '--send', 'over tls', '--close-after', '500', url]);
+  tls.serverNames.length = 0;
+  const trusted = await probe(['--allow-private', '--ca', tls.cert, '--send', 'over tls', '--close-after', String(500 * SLOW), url]);
   assert.equal(trusted.opens.length, 1);
   assert.deepEqual(trusted.messages.map((m) => m.data), ['over tls']);
+  assert.deepEqual(tls.serverNames, ['localhost'], 'SNI carries the name, though the connection went to 127.0.0.1');
 
   // Same server and CA, but the certificate names "localhost", not 127.0.0.1.
   const mismatch = await probe(['--allow-private', '--ca', tls.cert, `wss://127.0.0.1:${tls.port}/echo`]);
@@ -251,10 +288,11 @@ test('TLS: a self-signed certificate is connect_failed; trusted, it opens; a nam
 test('private targets are refused, by literal and after resolution, without touching the server', async () => {
   const before = misbehavingConnections;
   const r = await probe([`ws://127.0.0.1:${misbehaving.port}/echo`, `ws://localhost:${misbehaving.port}/echo`,
-    `ws://[::1]:${misbehaving.port}/echo`, `ws://10.1.2.3:${misbehaving.port}/`]);
-  assert.deepEqual(r.reasons, ['refused_private_address', 'refused_private_address', 'refused_private_address',
-    'refused_private_address']);
-  assert.match(r.closes.find((c) => c.conn === 1).detail, /localhost resolves to loopback address/);
+    `ws://[::1]:${misbehaving.port}/echo`, `ws://10.1.2.3:${misbehaving.port}/`,
+    `ws://[::ffff:127.0.0.1]:${misbehaving.port}/echo`, 'ws://169.254.169.254/', 'ws://[fd00::1]/']);
+  assert.deepEqual(r.reasons, Array(7).fill('refused_private_address'));
+  assert.match(r.closes.find((c) => c.conn === 4).detail, /not a public address \(loopback\)/);
+  assert.match(r.closes.find((c) => c.conn === 1).detail, /localhost resolves to 127\.0\.0\.1, not a public address \(loopback\)/);
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(misbehavingConnections, before, 'no connection reached the server');
 });
@@ -270,10 +308,19 @@ test('an unknown host name is connect_failed; bad URLs and Tor without a proxy a
   assert.match(t.lines.find((l) => l.ev === 'connect_error').error, /no tunnel proxy/);
 });
 
+test('a tunnel proxy whose name does not resolve fails the loop creation, with the reason', async () => {
+  const err = await run(PROBE, ['--proxy', 'no-such-proxy.invalid:9080', '--via-tor', `ws://${ONION}`])
+    .then(() => null, (e) => e);
+  assert.ok(err, 'the probe exits non-zero');
+  const line = JSON.parse(err.stdout.trim());
+  assert.equal(line.ev, 'loop_error');
+  assert.match(line.error, /cannot resolve the tunnel proxy host no-such-proxy.invalid/);
+});
+
 test('via Tor: an .onion relay is reached through the CONNECT proxy, with no local DNS or address check', async () => {
   const proxy = await startConnectProxy({ map: { [`${ONION}:80`]: relay.port } });
   try {
-    const r = await probe(['--proxy', `127.0.0.1:${proxy.port}`, '--via-tor', '--send', REQ,
+    const r = await probe(['--proxy', `localhost:${proxy.port}`, '--via-tor', '--send', REQ,
       '--close-on', '["EOSE"', `ws://${ONION}`]);
     assert.equal(r.opens.length, 1);
     const got = r.messages.map((m) => JSON.parse(m.data));
@@ -291,7 +338,7 @@ test('via Tor: an .onion relay is reached through the CONNECT proxy, with no loc
     // wss through the tunnel: TLS runs end to end, SNI and certificate check on the relay's name.
     proxy.map(`localhost:${tls.port}`, tls.port);
     const t = await probe(['--proxy', `127.0.0.1:${proxy.port}`, '--via-tor', '--ca', tls.cert, '--send', 'tunnelled',
-      '--close-after', '500', `wss://localhost:${tls.port}/echo`]);
+      '--close-after', String(500 * SLOW), `wss://localhost:${tls.port}/echo`]);
     assert.deepEqual(t.messages.map((m) => m.data), ['tunnelled']);
     assert.deepEqual(t.reasons, ['normal']);
     assert.equal(proxy.tunnels(), 2);

@@ -7,7 +7,7 @@
  *
  *   ws_client_probe [--allow-private] [--proxy HOST:PORT] [--via-tor] [--ca FILE]
  *                   [--max-message N] [--timeout MS] [--count N] [--send TEXT]...
- *                   [--close-on PREFIX] [--close-after MS] [--run MS] [--slice MS] URL...
+ *                   [--close-on PREFIX] [--close-after MS] [--run MS] [--slice MS] [--quiet] URL...
  */
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +34,8 @@ static int	nsends;
 static const char *close_on;
 static long long t0;
 static int	total_messages;
+static unsigned long long total_bytes;
+static bool quiet;				/* count messages without printing them (throughput runs) */
 
 static long long
 now_ms(void)
@@ -84,11 +86,14 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 		p->after_close++;
 	p->messages++;
 	total_messages++;
+	total_bytes += len;
+	if (close_on && strncmp(data, close_on, strlen(close_on)) == 0)
+		ws_close(conn);
+	if (quiet)
+		return;
 	printf("{\"ev\":\"message\",\"conn\":%d,\"len\":%zu,\"data\":", p->index, len);
 	print_json_string(data, len);
 	printf("}\n");
-	if (close_on && strncmp(data, close_on, strlen(close_on)) == 0)
-		ws_close(conn);
 }
 
 static void
@@ -150,6 +155,8 @@ main(int argc, char **argv)
 			options.allow_private_addresses = true;
 		else if (strcmp(a, "--via-tor") == 0)
 			via_tor = true;
+		else if (strcmp(a, "--quiet") == 0)
+			quiet = true;
 		else if (a[0] == '-' && a[1] == '-' && v == NULL)
 			return usage();
 		else if (strcmp(a, "--proxy") == 0)
@@ -261,9 +268,9 @@ main(int argc, char **argv)
 	}
 	printf("{\"ev\":\"summary\",\"conns\":%d,\"connect_errors\":%d,\"opened\":%d,\"messages\":%d,"
 		   "\"double_closes\":%d,\"missing_closes\":%d,\"after_close\":%d,\"alive_at_end\":%d,"
-		   "\"max_slice_ms\":%lld,\"slice_ms\":%d}\n",
+		   "\"max_slice_ms\":%lld,\"slice_ms\":%d,\"bytes\":%llu,\"elapsed_ms\":%lld}\n",
 		   nprobes, connect_errors, opened, total_messages, double_closes, missing_closes, after_close,
-		   alive_left, max_slice, slice_ms);
+		   alive_left, max_slice, slice_ms, total_bytes, now_ms() - t0);
 	free(probes);
 	return 0;
 }
