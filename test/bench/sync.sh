@@ -32,16 +32,17 @@ chmod 644 "$WORK"/*.jsonl
 cluster_create "$WORK/data" "bigbrotr.allow_private_addresses = on" "bigbrotr.synchronizer_stagger_delay = 0" \
   "bigbrotr.synchronizer_max_processes = 1" "bigbrotr.synchronizer_batch_size = $BATCH" \
   "bigbrotr.synchronizer_limit = 500"
-cluster_start
+cluster_start 9>&-   # the postmaster must not keep the lock
 cluster_create_db
 q() { cluster_psql -d "$BB_DB" -At "$@"; }
 
-start_relay() { # file -> prints url
+start_relay() { # file var: starts a relay serving the file, sets var to its URL (no subshell, so
+  # RELAYS keeps the pid for cleanup; the relay must not inherit the lock's descriptor)
   local out="$WORK/relay.$RANDOM"
-  node test/fixtures/sync_relays.mjs "$1" > "$out" 2>&1 &
+  node test/fixtures/sync_relays.mjs "$1" > "$out" 2>&1 9>&- &
   RELAYS+=($!)
   for _ in $(seq 1 300); do grep -q '^ws://' "$out" 2>/dev/null && break; sleep 0.1; done
-  head -1 "$out"
+  printf -v "$2" '%s' "$(head -1 "$out")"
 }
 
 fresh() {
@@ -74,8 +75,8 @@ sync_once() {
 }
 
 echo "== synchronizer benchmark: $N events (and $SMALL for memory), limit 500, batch $BATCH, $(nproc) cores"
-small_url=$(start_relay "$WORK/small.jsonl")
-big_url=$(start_relay "$WORK/big.jsonl")
+start_relay "$WORK/small.jsonl" small_url
+start_relay "$WORK/big.jsonl" big_url
 sync_once "$small_url" "$SMALL"; SMALL_HWM=$HWM; SMALL_PRIV=$PRIV
 sync_once "$big_url" "$N"
 E2E=$(echo "$EVENTS / $SECS" | bc -l)
