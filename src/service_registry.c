@@ -16,6 +16,8 @@ const ServiceDefinition bigbrotr_services_registry[] = {
 	SERVICE_CONTINUOUS, finder_define_gucs, finder_run_cycle, &finder_interval},
 	{"monitor", "checks every known relay (NIP-11, NIP-66 open/read/write) and stores deduplicated results",
 	SERVICE_CONTINUOUS, monitor_define_gucs, monitor_run_cycle, &monitor_interval},
+	{"synchronizer", "archives events from readable relays with parallel worker processes",
+	SERVICE_CONTINUOUS, synchronizer_define_gucs, synchronizer_run_cycle, &synchronizer_interval},
 };
 
 const int	bigbrotr_services_count = lengthof(bigbrotr_services_registry);

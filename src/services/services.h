@@ -16,5 +16,8 @@ void		finder_run_cycle(ServiceCycle *cycle);
 extern int	monitor_interval;
 void		monitor_define_gucs(void);
 void		monitor_run_cycle(ServiceCycle *cycle);
+extern int	synchronizer_interval;
+void		synchronizer_define_gucs(void);
+void		synchronizer_run_cycle(ServiceCycle *cycle);
 
 #endif							/* BIGBROTR_SERVICES_H */

@@ -2,7 +2,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(60);
+SELECT plan(63);
 
 SELECT has_schema('bigbrotr');
 SELECT has_extension('bigbrotr');
@@ -10,7 +10,8 @@ SELECT has_extension('pgcrypto');
 SELECT has_extension('btree_gin');
 
 SELECT tables_are('bigbrotr', ARRAY['relays', 'events', 'events_relays', 'nip11', 'nip66', 'relay_metadata',
-    'service_state', 'service_control', 'service_status', 'finder_sources']);
+    'service_state', 'service_control', 'service_status', 'finder_sources', 'synchronizer_relays',
+    'synchronizer_queue']);
 SELECT views_are('bigbrotr', ARRAY['relay_metadata_latest']);
 
 SELECT columns_are('bigbrotr', 'relays', ARRAY['url', 'network', 'inserted_at']);
@@ -69,9 +70,12 @@ SELECT has_function('bigbrotr', 'bigbrotr_stop', ARRAY['text']);
 SELECT has_function('bigbrotr', 'bigbrotr_status', 'function bigbrotr.bigbrotr_status exists');
 SELECT volatility_is('bigbrotr', 'tags_to_tagvalues', ARRAY['jsonb'], 'immutable');
 SELECT is_definer('bigbrotr', 'bigbrotr_start', ARRAY['text']);
+SELECT has_function('bigbrotr', 'synchronizer_eligible', ARRAY['boolean', 'bigint', 'bigint']);
+SELECT col_is_pk('bigbrotr', 'synchronizer_relays', ARRAY['relay_url'], 'synchronizer_relays primary key');
+SELECT col_is_pk('bigbrotr', 'synchronizer_queue', ARRAY['relay_url'], 'synchronizer_queue primary key');
 
 SELECT set_eq($$SELECT name FROM bigbrotr.bigbrotr_services()$$,
-              $$SELECT unnest(ARRAY['initializer', 'finder', 'monitor'])$$, 'the registry lists the compiled services');
+              $$SELECT unnest(ARRAY['initializer', 'finder', 'monitor', 'synchronizer'])$$, 'the registry lists the compiled services');
 SELECT is((SELECT count(*)::int FROM bigbrotr.bigbrotr_status()), (SELECT count(*)::int FROM bigbrotr.bigbrotr_services()),
           'bigbrotr_status has one row per service');
 

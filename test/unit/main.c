@@ -64,6 +64,7 @@ main(void)
 	test_relay_url();
 	test_message();
 	test_nip11();
+	test_sync_window();
 	printf("%d passed, %d failed\n", tap_passed, tap_failed);
 	return tap_failed ? 1 : 0;
 }

@@ -24,5 +24,6 @@ void		test_keys(void);
 void		test_relay_url(void);
 void		test_message(void);
 void		test_nip11(void);
+void		test_sync_window(void);
 
 #endif

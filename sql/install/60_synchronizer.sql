@@ -1,0 +1,54 @@
+-- Synchronizer: per-relay overrides (configuration) and the per-cycle work queue through which the
+-- coordinator hands relays to its parallel worker processes. Cursors live in service_state, one row
+-- per relay keyed 'synchronizer:' || url, so workers never contend on one JSON document.
+
+-- A row forces a relay in (enabled) or out (not enabled) whatever its last check said, and may set
+-- its own timeouts (NULL: the bigbrotr.synchronizer_* GUCs).
+CREATE TABLE bigbrotr.synchronizer_relays (
+    relay_url       text    PRIMARY KEY CHECK (relay_url ~* '^wss?://'),
+    enabled         boolean NOT NULL DEFAULT true,
+    request_timeout integer CHECK (request_timeout BETWEEN 1 AND 3600),   -- seconds
+    relay_timeout   integer CHECK (relay_timeout BETWEEN 1 AND 86400),    -- seconds
+    added_at        timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE bigbrotr.synchronizer_relays IS
+    'Synchronizer overrides: force a relay in (enabled) or out (not enabled), per-relay timeouts';
+SELECT pg_catalog.pg_extension_config_dump('bigbrotr.synchronizer_relays', '');
+
+-- Rebuilt by the coordinator at each cycle. A worker claims a row by writing its pid; a row claimed
+-- by a process that no longer exists is claimed again, so a killed worker's relay is not lost.
+CREATE TABLE bigbrotr.synchronizer_queue (
+    relay_url       text    PRIMARY KEY,
+    network         text    NOT NULL,
+    cycle           bigint  NOT NULL,
+    request_timeout integer NOT NULL,
+    relay_timeout   integer NOT NULL,
+    claimed_by      integer,
+    claimed_at      bigint,
+    attempts        integer NOT NULL DEFAULT 0,
+    done            boolean NOT NULL DEFAULT false,
+    finished_at     bigint,
+    stats           jsonb
+);
+COMMENT ON TABLE bigbrotr.synchronizer_queue IS
+    'Synchronizer work queue of the current cycle: which relay each worker process has claimed';
+
+-- The relays a cycle syncs: overrides first, then (when required) those a recent check found readable.
+CREATE FUNCTION bigbrotr.synchronizer_eligible(p_require_readable boolean, p_max_age bigint, p_now bigint)
+RETURNS TABLE (relay_url text, network text, request_timeout integer, relay_timeout integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT o.relay_url,
+           coalesce(r.network, CASE WHEN o.relay_url ~* '^wss?://[^/]*\.onion(:[0-9]+)?(/|$)' THEN 'tor' ELSE 'clearnet' END),
+           o.request_timeout, o.relay_timeout
+    FROM bigbrotr.synchronizer_relays o
+    LEFT JOIN bigbrotr.relays r ON r.url = o.relay_url
+    WHERE o.enabled
+    UNION ALL
+    SELECT l.relay_url, l.network, NULL::integer, NULL::integer
+    FROM bigbrotr.relay_metadata_latest l
+    WHERE NOT EXISTS (SELECT 1 FROM bigbrotr.synchronizer_relays o WHERE o.relay_url = l.relay_url)
+      AND (NOT p_require_readable
+           OR (l.nip66_readable AND l.generated_at >= p_now - p_max_age))
+$$;

@@ -1,0 +1,224 @@
+// synchronizer.test.mjs: the synchronizer's coordinator and parallel workers against the real npm relay
+// (20,000 signed events over a year) and against fixture relays that misbehave (silent cap, ignored
+// since/until, unsorted, 2,000 events in one second, no EOSE, bad signatures, dropped connections).
+// Every valid event must end archived exactly once with its events_relays row (or the shortfall be
+// recorded), nothing invalid stored; a SIGKILLed worker loses nothing; bigbrotr_stop is prompt.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql, sleep, status, waitFor, setConfig, freshExtension, logMark, logSince } from './lib/cluster.mjs';
+import { cachedEvents, makeEventsParallel, badSignature } from './lib/sync_events.mjs';
+import { startRealRelay } from '../fixtures/real_relay.mjs';
+import { startSyncRelay } from '../fixtures/sync_relays.mjs';
+
+const DAY = 86400;
+const END = Math.floor(Date.now() / 1000 / DAY) * DAY - 3600; // fixed for the day: cached sets stay valid
+const relays = [];
+// One year of 20,000 events; the fixture relays serve slices of it (only what must differ is signed apart).
+let year = null;
+const yearSet = async () => (year ??= await cachedEvents(`year-20k-${END}`, { count: 20000, end: END, seed: 11, keys: 4 }));
+
+// A freshly started service runs its first cycle at once: stop, wait, start.
+async function startFresh() {
+  await sql("SELECT bigbrotr.bigbrotr_stop('synchronizer')");
+  await waitFor('synchronizer stopped', async () => (await sql(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type LIKE 'bigbrotr synchronizer%'"))[0].n === 0,
+  { timeoutMs: 15000 });
+  await sql("SELECT bigbrotr.bigbrotr_start('synchronizer')");
+}
+
+async function runOneCycle({ timeoutMs = 120000 } = {}) {
+  const before = Number((await status('synchronizer')).cycles_run);
+  await startFresh();
+  return waitFor('a synchronizer cycle', async () => {
+    const st = await status('synchronizer');
+    return Number(st.cycles_run) > before ? st : null;
+  }, { timeoutMs, intervalMs: 500 });
+}
+
+async function archivedFrom(url) {
+  return (await sql('SELECT count(*)::int AS n FROM bigbrotr.events_relays WHERE relay_url = $1', [url]))[0].n;
+}
+
+async function storedAmong(ids) {
+  return (await sql("SELECT count(*)::int AS n FROM bigbrotr.events WHERE id = ANY($1::bytea[])",
+    [ids.map((id) => '\\x' + id)]))[0].n;
+}
+
+async function relayState(url) {
+  const rows = await sql("SELECT state FROM bigbrotr.service_state WHERE service_name = 'synchronizer:' || $1", [url]);
+  return rows[0]?.state ?? null;
+}
+
+async function queueStats(url) {
+  const rows = await sql('SELECT done, stats FROM bigbrotr.synchronizer_queue WHERE relay_url = $1', [url]);
+  return rows[0] ?? null;
+}
+
+async function markReadable(url, generatedAt) {
+  await sql(`SELECT bigbrotr.insert_relay_metadata($1, 'clearnet', $2, $2, true, true, true, false, 10, 10, NULL,
+             false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`, [url, generatedAt]);
+}
+
+before(async () => {
+  await freshExtension();
+  await setConfig({
+    'bigbrotr.synchronizer_stagger_delay': 0,
+    'bigbrotr.synchronizer_max_processes': 2,
+    'bigbrotr.synchronizer_max_parallel': 4,
+    'bigbrotr.synchronizer_request_timeout': 10,
+    'bigbrotr.synchronizer_limit': 500,
+  });
+});
+
+after(async () => {
+  await sql("SELECT bigbrotr.bigbrotr_stop('synchronizer')").catch(() => {});
+  await setConfig({
+    'bigbrotr.synchronizer_stagger_delay': null, 'bigbrotr.synchronizer_max_processes': null,
+    'bigbrotr.synchronizer_max_parallel': null, 'bigbrotr.synchronizer_request_timeout': null,
+    'bigbrotr.synchronizer_limit': null,
+  });
+  for (const r of relays) await r.close().catch(() => {});
+});
+
+test('the npm relay: 20,000 events over a year archived exactly once; a second cycle adds only new ones', async () => {
+  const events = await yearSet();
+  const relay = await startRealRelay();
+  relays.push(relay);
+  await relay.load(events);
+  const now = Math.floor(Date.now() / 1000);
+  await markReadable(relay.url, now - 60);
+  // eligible in principle but excluded: a stale check, a relay checked unreadable, an override off
+  await markReadable('ws://127.0.0.1:9/stale', now - 50000);
+  await sql(`SELECT bigbrotr.insert_relay_metadata('ws://127.0.0.1:9/unreadable', 'clearnet', $1, $1, true, true, false,
+             false, 10, NULL, NULL, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`, [now]);
+  await markReadable('ws://127.0.0.1:9/excluded', now);
+  await sql("INSERT INTO bigbrotr.synchronizer_relays (relay_url, enabled) VALUES ('ws://127.0.0.1:9/excluded', false)");
+
+  const s = await runOneCycle();
+  assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+  assert.equal(s.last_cycle_stats.relays_queued, 1, 'only the readable, recently checked, not excluded relay');
+  assert.equal(await archivedFrom(relay.url), 20000, 'every event has its events_relays row');
+  assert.equal((await sql('SELECT count(*)::int AS n FROM bigbrotr.events'))[0].n, 20000, 'each event stored once');
+  assert.equal(s.last_cycle_stats.events_new, 20000);
+  assert.equal(s.last_cycle_stats.shortfalls, 0);
+  const state = await relayState(relay.url);
+  assert.ok(Number(state.cursor) >= Math.max(...events.map((e) => e.created_at)), 'cursor past the newest event');
+
+  const fresh = await makeEventsParallel({ count: 30, end: now, span: 600, seed: 12, tag: 'new' });
+  await relay.load(fresh);
+  await markReadable(relay.url, Math.floor(Date.now() / 1000));
+  const s2 = await runOneCycle();
+  assert.equal(Number(s2.cycles_failed), 0, s2.last_error || '');
+  assert.equal(s2.last_cycle_stats.events_new, 30, 'the second cycle adds only the new events');
+  assert.equal(await archivedFrom(relay.url), 20030);
+  await sql('DELETE FROM bigbrotr.relay_metadata');
+});
+
+async function onlyThese() {
+  // each test syncs only its own relays, whatever an earlier failure left behind
+  await sql('DELETE FROM bigbrotr.relay_metadata');
+  await sql('UPDATE bigbrotr.synchronizer_relays SET enabled = false');
+}
+
+test('misbehaving relays: all valid events archived or the shortfall recorded, nothing invalid stored', async () => {
+  await onlyThese();
+  const all = await yearSet();
+  const slice = (i, n) => all.slice(i * 1500, i * 1500 + n);
+  const crowded = await cachedEvents(`onesecond-${END}`, { count: 2000, end: END, seed: 24, keys: 4, at: END - 100 * DAY });
+  const forged = (await cachedEvents(`forged-${END}`, { count: 150, end: END, seed: 27, keys: 2 })).map(badSignature);
+  const cases = {
+    capped: { opts: { cap: 100 }, events: slice(0, 1500) },
+    noWindow: { opts: { ignoreWindow: true }, events: slice(1, 400) },
+    unsorted: { opts: { shuffle: true, cap: 300 }, events: slice(2, 1500) },
+    oneSecond: { opts: {}, events: [...crowded, ...slice(3, 500)] },
+    noEose: { opts: { neverEose: true }, events: slice(4, 300), requestTimeout: 2 },
+    badSigs: { opts: {}, events: [...slice(5, 1000), ...forged], valid: slice(5, 1000) },
+    drops: { opts: { dropAfter: 300 }, events: slice(6, 1500) },
+  };
+  const invalid = forged;
+  for (const c of Object.values(cases)) {
+    c.relay = await startSyncRelay(c.opts);
+    relays.push(c.relay);
+    c.relay.load(c.events);
+    c.valid ??= c.events;
+    await sql('INSERT INTO bigbrotr.synchronizer_relays (relay_url, request_timeout) VALUES ($1, $2)',
+      [c.relay.url, c.requestTimeout ?? null]);
+  }
+  // an .onion relay while Tor is off: skipped and counted, never queued
+  await sql("INSERT INTO bigbrotr.synchronizer_relays (relay_url) VALUES ('ws://expyuzz4wqqyqhjn76cz3bgc7ap4gcgq2w3tbhsr3pd4omj5l2aqnhqd.onion')");
+  const mark = logMark();
+  const s = await runOneCycle();
+  assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+  assert.equal(s.last_cycle_stats.relays_queued, 7);
+  assert.equal(s.last_cycle_stats.relays_skipped_tor, 1);
+  assert.equal(s.last_cycle_stats.relays_done, 7);
+
+  for (const [name, c] of Object.entries(cases)) {
+    const archived = await archivedFrom(c.relay.url);
+    const q = await queueStats(c.relay.url);
+    const state = await relayState(c.relay.url);
+    if (name === 'noEose') {
+      // it sends its events but never ends an answer: they are data, the window is not proven
+      assert.equal(archived, c.valid.length, `${name}: the events it sent are archived`);
+      assert.equal(q.stats.end, 'given_up', `${name}: given up`);
+      assert.ok(state.shortfalls.length >= 1 && state.shortfalls[0].reason === 'failed', `${name}: shortfall recorded`);
+      assert.ok(Number(state.cursor ?? -1) < Math.min(...c.events.map((e) => e.created_at)), `${name}: cursor not advanced`);
+      continue;
+    }
+    assert.equal(archived, c.valid.length, `${name}: every valid event archived (${JSON.stringify(q.stats)})`);
+    assert.equal(q.stats.end, 'complete', `${name}: complete`);
+    assert.deepEqual(state.shortfalls, [], `${name}: no shortfall`);
+  }
+  assert.equal(await storedAmong(invalid.map((e) => e.id)), 0, 'no event with a bad signature stored');
+  const q = await queueStats(cases.badSigs.relay.url);
+  // counted at each reception (windows are asked again when split): at least once each
+  assert.ok(q.stats.events_invalid >= invalid.length, `bad signatures counted (${q.stats.events_invalid})`);
+  assert.ok(cases.drops.relay.stats.drops > 0, 'the dropping relay did drop connections');
+  assert.match(logSince(mark), new RegExp(`relay ${cases.badSigs.relay.url}: ${q.stats.events_invalid} invalid events dropped`));
+  await sql('UPDATE bigbrotr.synchronizer_relays SET enabled = false');
+});
+
+async function syncWorkerPids() {
+  return (await sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'bigbrotr synchronizer worker'"))
+    .map((r) => r.pid);
+}
+
+test('bigbrotr_stop stops the workers within 5 s; the cursor never passes an unstored event', async () => {
+  await onlyThese();
+  const events = (await yearSet()).slice(12000, 15000);
+  const relay = await startSyncRelay({ answerDelayMs: 1500 });
+  relays.push(relay);
+  relay.load(events);
+  await sql('INSERT INTO bigbrotr.synchronizer_relays (relay_url) VALUES ($1)', [relay.url]);
+  await startFresh();
+  await waitFor('some events stored', async () => (await archivedFrom(relay.url)) > 0, { timeoutMs: 30000 });
+  const pids = await syncWorkerPids();
+  assert.ok(pids.length >= 1, 'a worker process runs');
+  const t0 = Date.now();
+  await sql("SELECT bigbrotr.bigbrotr_stop('synchronizer')");
+  await waitFor('every synchronizer process gone', async () => (await sql(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type LIKE 'bigbrotr synchronizer%'"))[0].n === 0,
+  { timeoutMs: 10000, intervalMs: 100 });
+  assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
+  const cursor = Number((await relayState(relay.url))?.cursor ?? -1);
+  const below = events.filter((e) => e.created_at <= cursor);
+  const linked = (await sql(`SELECT count(*)::int AS n FROM bigbrotr.events_relays
+                              WHERE relay_url = $1 AND event_id = ANY($2::bytea[])`,
+  [relay.url, below.map((e) => '\\x' + e.id)]))[0].n;
+  assert.equal(linked, below.length, `everything at or below the cursor (${cursor}) is stored for this relay`);
+});
+
+test('a worker killed with SIGKILL mid-sync: the next cycle completes the archive', async () => {
+  const url = (await sql('SELECT relay_url FROM bigbrotr.synchronizer_relays WHERE enabled'))[0].relay_url;
+  const total = 3000;
+  await sql("SELECT bigbrotr.bigbrotr_start('synchronizer')");
+  const pid = await waitFor('a worker syncing', async () => (await syncWorkerPids())[0], { timeoutMs: 30000 });
+  await sleep(1500);
+  const before = await archivedFrom(url);
+  process.kill(pid, 'SIGKILL');
+  // the postmaster restarts every backend; the launcher brings the synchronizer back, which resumes
+  await waitFor('the archive completed after the kill', async () => (await archivedFrom(url)) === total,
+    { timeoutMs: 120000, intervalMs: 1000 });
+  assert.ok(before < total, `the kill happened mid-sync (${before} of ${total} stored)`);
+  assert.equal((await sql('SELECT count(*)::int AS n FROM bigbrotr.events_relays WHERE relay_url = $1', [url]))[0].n, total);
+});
