@@ -212,35 +212,13 @@ field_of(const nostr_json_node *n)
 	return -1;
 }
 
-static const char *
-type_name(nostr_json_type t)
-{
-	switch (t)
-	{
-		case NOSTR_JSON_NULL:
-			return "null";
-		case NOSTR_JSON_FALSE:
-		case NOSTR_JSON_TRUE:
-			return "a boolean";
-		case NOSTR_JSON_NUMBER:
-			return "a number";
-		case NOSTR_JSON_STRING:
-			return "a string";
-		case NOSTR_JSON_ARRAY:
-			return "an array";
-		case NOSTR_JSON_OBJECT:
-			return "an object";
-	}
-	return "?";
-}
-
 static int
 parse_hex_field(const nostr_json_node *n, const char *name, uint8_t *out, size_t bytes,
 				nostr_error *err)
 {
 	if (n->type != NOSTR_JSON_STRING)
 		return nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "%s: expected a string, got %s",
-							   name, type_name(n->type));
+							   name, nostr_json_type_name(n->type, true));
 	if (n->len != 2 * bytes)
 		return nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "%s: expected %zu hex digits, got %zu characters",
 							   name, 2 * bytes, n->len);
@@ -255,7 +233,7 @@ parse_int_field(const nostr_json_node *n, const char *name, int64_t max, int64_t
 {
 	if (n->type != NOSTR_JSON_NUMBER)
 		return nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "%s: expected an integer, got %s",
-							   name, type_name(n->type));
+							   name, nostr_json_type_name(n->type, true));
 	if (!n->number_is_integer)
 		return nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "%s: fraction or exponent not allowed", name);
 	if (n->str[0] == '-')
@@ -280,7 +258,7 @@ build_tags(const nostr_json_doc *doc, size_t tags_idx, nostr_event *ev, nostr_er
 
 	if (tags->type != NOSTR_JSON_ARRAY)
 		return nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "tags: expected an array, got %s",
-							   type_name(tags->type));
+							   nostr_json_type_name(tags->type, true));
 	for (t = 0, c = tags_idx + 1; t < tags->count; t++, c = doc->nodes[c].next)
 	{
 		const nostr_json_node *tag = &doc->nodes[c];
@@ -288,11 +266,11 @@ build_tags(const nostr_json_doc *doc, size_t tags_idx, nostr_event *ev, nostr_er
 
 		if (tag->type != NOSTR_JSON_ARRAY)
 			return nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "tags[%zu]: expected an array, got %s",
-								   t, type_name(tag->type));
+								   t, nostr_json_type_name(tag->type, true));
 		for (i = 0, j = c + 1; i < tag->count; i++, j = doc->nodes[j].next)
 			if (doc->nodes[j].type != NOSTR_JSON_STRING)
 				return nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "tags[%zu][%zu]: expected a string, got %s",
-									   t, i, type_name(doc->nodes[j].type));
+									   t, i, nostr_json_type_name(doc->nodes[j].type, true));
 		total += tag->count;
 	}
 	ev->tag_count = tags->count;
@@ -333,7 +311,7 @@ parse_fields(nostr_json_doc *doc, nostr_event *ev, nostr_error *err)
 
 	if (root->type != NOSTR_JSON_OBJECT)
 		return nostr_error_set(err, NOSTR_ERR_BAD_JSON, "event: expected a JSON object, got %s",
-							   type_name(root->type));
+							   nostr_json_type_name(root->type, true));
 	for (f = 0; f < F_COUNT; f++)
 		where[f] = 0;
 	for (i = 0, c = 1; i < root->count; i++, c = doc->nodes[c].next)
@@ -362,7 +340,7 @@ parse_fields(nostr_json_doc *doc, nostr_event *ev, nostr_error *err)
 	ev->kind = (int32_t) v;
 	if (doc->nodes[where[F_CONTENT]].type != NOSTR_JSON_STRING)
 		return nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "content: expected a string, got %s",
-							   type_name(doc->nodes[where[F_CONTENT]].type));
+							   nostr_json_type_name(doc->nodes[where[F_CONTENT]].type, true));
 	ev->content = doc->nodes[where[F_CONTENT]].str;
 	ev->content_len = doc->nodes[where[F_CONTENT]].len;
 	return build_tags(doc, where[F_TAGS], ev, err);

@@ -690,3 +690,25 @@ nostr_json_write_string(nostr_buf *b, const char *str, size_t len)
 	b->data[b->len] = '\0';
 	return true;
 }
+
+const char *
+nostr_json_type_name(nostr_json_type type, bool with_article)
+{
+	switch (type)
+	{
+		case NOSTR_JSON_NULL:
+			return "null";
+		case NOSTR_JSON_FALSE:
+		case NOSTR_JSON_TRUE:
+			return with_article ? "a boolean" : "boolean";
+		case NOSTR_JSON_NUMBER:
+			return with_article ? "a number" : "number";
+		case NOSTR_JSON_STRING:
+			return with_article ? "a string" : "string";
+		case NOSTR_JSON_ARRAY:
+			return with_article ? "an array" : "array";
+		case NOSTR_JSON_OBJECT:
+			return with_article ? "an object" : "object";
+	}
+	return "unknown";
+}

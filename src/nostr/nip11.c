@@ -37,28 +37,6 @@ static const struct
 /* numeric takes at most 131072 digits before the point; stay far below anything near that. */
 #define MAX_NUMBER_TEXT 1000
 
-static const char *
-type_name(nostr_json_type t)
-{
-	switch (t)
-	{
-		case NOSTR_JSON_NULL:
-			return "null";
-		case NOSTR_JSON_FALSE:
-		case NOSTR_JSON_TRUE:
-			return "boolean";
-		case NOSTR_JSON_NUMBER:
-			return "number";
-		case NOSTR_JSON_STRING:
-			return "string";
-		case NOSTR_JSON_ARRAY:
-			return "array";
-		case NOSTR_JSON_OBJECT:
-			return "object";
-	}
-	return "unknown";
-}
-
 /* Whether a number's text is one numeric can hold: a bounded length and a bounded exponent. */
 static bool
 number_storable(const nostr_json_node *n)
@@ -187,7 +165,7 @@ nostr_nip11_map(const char *body, size_t len, nostr_nip11 *out, nostr_error *err
 	if (doc.nodes[0].type != NOSTR_JSON_OBJECT)
 	{
 		rc = nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "the document is a JSON %s, expected an object",
-							 type_name(doc.nodes[0].type));
+							 nostr_json_type_name(doc.nodes[0].type, false));
 		nostr_json_free(&doc);
 		return rc;
 	}
@@ -214,7 +192,7 @@ nostr_nip11_map(const char *body, size_t len, nostr_nip11 *out, nostr_error *err
 			{
 				out->wrong_type++;
 				note_dropped(out, n->key, n->type == NOSTR_JSON_ARRAY && known_fields[k].kind == FIELD_INT_ARRAY ?
-							 "array of non-integers" : type_name(n->type));
+							 "array of non-integers" : nostr_json_type_name(n->type, false));
 				continue;
 			}
 			if (!subtree_storable(&doc, c))

@@ -131,3 +131,25 @@ test('pg_dump keeps user-added sources and restores without conflicts on the bui
     await sql('DROP DATABASE bigbrotr_restore WITH (FORCE)', [], 'postgres');
   }
 });
+
+test('with Tor on, an .onion source is fetched through the SOCKS proxy', async () => {
+  const { startSocksProxy } = await import('../fixtures/socks_proxy.mjs');
+  const onion = 'duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion';
+  const port = Number(new URL(server.url('/x')).port);
+  server.setJson('/onion-relays', ['wss://found-over-tor.example', 'not a url']);
+  const socks = await startSocksProxy({ map: { [`${onion}:80`]: port } });
+  try {
+    await sql('UPDATE bigbrotr.finder_sources SET enabled = false');
+    await sql('INSERT INTO bigbrotr.finder_sources (url) VALUES ($1)', [`http://${onion}/onion-relays`]);
+    await setConfig({ 'bigbrotr.tor_enabled': 'on', 'bigbrotr.tor_socks_port': socks.port });
+    const st = (await runOneCycle()).last_cycle_stats;
+    assert.equal(st.sources_ok, 1, 'the .onion source answered through the proxy');
+    assert.equal(st.urls_valid, 1);
+    assert.equal(st.urls_invalid, 1);
+    assert.ok(socks.connects() >= 1, 'the request went through the SOCKS proxy');
+    assert.equal((await sql("SELECT network FROM bigbrotr.relays WHERE url = 'wss://found-over-tor.example'")).length, 1);
+  } finally {
+    await setConfig({ 'bigbrotr.tor_enabled': null, 'bigbrotr.tor_socks_port': null });
+    await socks.close();
+  }
+});
