@@ -222,3 +222,28 @@ test('a worker killed with SIGKILL mid-sync: the next cycle completes the archiv
   assert.ok(before < total, `the kill happened mid-sync (${before} of ${total} stored)`);
   assert.equal((await sql('SELECT count(*)::int AS n FROM bigbrotr.events_relays WHERE relay_url = $1', [url]))[0].n, total);
 });
+
+test('with Tor on, an .onion relay is synced through the HTTP CONNECT proxy', async () => {
+  const { startConnectProxy } = await import('../fixtures/connect_proxy.mjs');
+  await sql("SELECT bigbrotr.bigbrotr_stop('synchronizer')");
+  await onlyThese();
+  const onion = 'duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion';
+  const url = `ws://${onion}`;
+  const events = (await yearSet()).slice(15000, 16000);
+  const relay = await startSyncRelay({});
+  relays.push(relay);
+  relay.load(events);
+  const proxy = await startConnectProxy({ map: { [`${onion}:80`]: relay.port } });
+  try {
+    await sql('INSERT INTO bigbrotr.synchronizer_relays (relay_url) VALUES ($1)', [url]);
+    await setConfig({ 'bigbrotr.tor_enabled': 'on', 'bigbrotr.tor_http_tunnel_port': proxy.port });
+    await runOneCycle();
+    assert.equal(await archivedFrom(url), events.length, 'every event of the .onion relay archived');
+    assert.ok(proxy.tunnels() >= 1, 'the connection went through the proxy');
+    assert.equal((await sql('SELECT network FROM bigbrotr.relays WHERE url = $1', [url]))[0]?.network, 'tor');
+  } finally {
+    await sql("SELECT bigbrotr.bigbrotr_stop('synchronizer')");
+    await setConfig({ 'bigbrotr.tor_enabled': null, 'bigbrotr.tor_http_tunnel_port': null });
+    await proxy.close();
+  }
+});
