@@ -28,11 +28,20 @@ done
 timeout 1800 node --test --test-reporter=tap --test-concurrency=1 "${files[@]}" 2>&1 | grep -E "^(not )?ok|^# (pass|fail)"
 cluster_stop
 sleep 2
+# A report counts against us when a frame is in one of our source files, except PostgreSQL's known
+# false positive: WAL and data pages written with uninitialised padding ("Syscall param write(buf) /
+# pwrite64(buf) points to uninitialised byte(s)"), which shows up under any commit, ours included.
+ls src/*.c src/*/*.c | xargs -n1 basename > "$WORK/our_files"
 reports=0; ours=0
 for f in "$WORK"/vg/*.log; do
   [ -s "$f" ] || continue
-  n=$(grep -c '^==[0-9]*== [A-Z].*' "$f"); reports=$((reports + n))
-  if grep -q 'bigbrotr.so' "$f"; then ours=$((ours + 1)); echo "== $f has frames in bigbrotr.so:"; grep -B2 -A25 'bigbrotr.so' "$f" | head -60; fi
+  n=$(grep -c '^==[0-9]*== [A-Z]' "$f"); reports=$((reports + n))
+  hits=$(awk -v files="$WORK/our_files" '
+    BEGIN { while ((getline l < files) > 0) ours[l] = 1 }
+    /^==[0-9]+== [A-Z]/ { head = $0; benign = (head ~ /Syscall param p?write(64)?\(buf\) points to uninitialised/) ; next }
+    /^==[0-9]+==    (at|by) / { if (!benign) for (o in ours) if (index($0, "(" o ":")) { print head; benign = 1 } }
+  ' "$f")
+  if [ -n "$hits" ]; then ours=$((ours + 1)); echo "== $f:"; echo "$hits"; fi
 done
-echo "valgrind: $reports report lines in all; $ours process logs with frames in bigbrotr.so (logs in $WORK/vg)"
+echo "valgrind: $reports reports in all; $ours process logs with a report in bigbrotr's code (logs in $WORK/vg)"
 [ "$ours" -eq 0 ]
