@@ -13,7 +13,7 @@
 
 #include "nostr/event.h"
 #include "nostr/hex.h"
-#include "nostr/relay_url.h"
+#include "relay_url_check.h"
 
 PG_FUNCTION_INFO_V1(bigbrotr_event_verify_text);
 PG_FUNCTION_INFO_V1(bigbrotr_event_id_fields);
@@ -160,67 +160,58 @@ bigbrotr_event_id_fields(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(hex));
 }
 
-static bool
-parse_url(text *input, nostr_relay_url *out, nostr_error *err)
-{
-	nostr_error_clear(err);
-	return nostr_relay_url_parse(VARDATA_ANY(input), VARSIZE_ANY_EXHDR(input), out, err) == NOSTR_OK;
-}
-
 /* (valid, normalized, network, address_class, reason, message), never an error. */
 Datum
 bigbrotr_relay_url_check(PG_FUNCTION_ARGS)
 {
-	nostr_relay_url *url = palloc(sizeof(nostr_relay_url));
-	nostr_error err;
+	RelayUrlCheck *check = palloc(sizeof(RelayUrlCheck));
+	bool		ok = relay_url_check(text_to_cstring(PG_GETARG_TEXT_PP(0)), check);
 	TupleDesc	desc;
 	Datum		values[6];
 	bool		nulls[6] = {false, false, false, false, false, false};
-	bool		ok = parse_url(PG_GETARG_TEXT_PP(0), url, &err);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "relay_url_check must return a composite type");
 	desc = BlessTupleDesc(desc);
 	values[0] = BoolGetDatum(ok);
+	values[4] = CStringGetTextDatum(check->reason);
 	if (ok)
 	{
-		values[1] = CStringGetTextDatum(url->url);
-		values[2] = CStringGetTextDatum(nostr_network_name(url->network));
-		values[3] = CStringGetTextDatum(nostr_addr_class_name(url->host_class));
-		values[4] = CStringGetTextDatum(nostr_reason_code(NOSTR_OK));
+		values[1] = CStringGetTextDatum(check->normalized);
+		values[2] = CStringGetTextDatum(check->network);
+		values[3] = CStringGetTextDatum(check->address_class);
 		nulls[5] = true;
 	}
 	else
 	{
 		nulls[1] = nulls[2] = nulls[3] = true;
-		values[4] = CStringGetTextDatum(nostr_reason_code(err.code));
-		values[5] = CStringGetTextDatum(err.message);
+		values[5] = CStringGetTextDatum(check->error);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
-static nostr_relay_url *
-parse_url_or_error(text *input)
+static RelayUrlCheck *
+check_url_or_error(text *input)
 {
-	nostr_relay_url *url = palloc(sizeof(nostr_relay_url));
-	nostr_error err;
+	RelayUrlCheck *check = palloc(sizeof(RelayUrlCheck));
+	char	   *url = text_to_cstring(input);
 
-	if (!parse_url(input, url, &err))
+	if (!relay_url_check(url, check))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid relay URL \"%s\": %s", text_to_cstring(input), err.message),
-				 errdetail("reason: %s", nostr_reason_code(err.code))));
-	return url;
+				 errmsg("invalid relay URL \"%s\": %s", url, check->error),
+				 errdetail("reason: %s", check->reason)));
+	return check;
 }
 
 Datum
 bigbrotr_relay_url_normalize(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_TEXT_P(cstring_to_text(parse_url_or_error(PG_GETARG_TEXT_PP(0))->url));
+	PG_RETURN_TEXT_P(cstring_to_text(check_url_or_error(PG_GETARG_TEXT_PP(0))->normalized));
 }
 
 Datum
 bigbrotr_relay_url_network(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_TEXT_P(cstring_to_text(nostr_network_name(parse_url_or_error(PG_GETARG_TEXT_PP(0))->network)));
+	PG_RETURN_TEXT_P(cstring_to_text(check_url_or_error(PG_GETARG_TEXT_PP(0))->network));
 }
