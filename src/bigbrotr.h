@@ -72,6 +72,15 @@ bool		service_should_stop(void);
  */
 void		service_wait(long timeout_ms);
 
+/* Re-reads the configuration when a SIGHUP arrived (service_wait does it; other loops call this). */
+void		service_reload_if_pending(void);
+
+/*
+ * The SIGTERM and SIGHUP handlers behind service_should_stop and service_reload_if_pending, for every
+ * bigbrotr background process (services and the workers they start); also unblocks signals.
+ */
+void		service_install_signal_handlers(void);
+
 /* ---- the service registry (service_registry.c) ---- */
 typedef enum ServiceLifecycle
 {

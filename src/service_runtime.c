@@ -85,12 +85,26 @@ service_wait(long timeout_ms)
 					 Max(timeout_ms, 0), PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
+	service_reload_if_pending();
+}
+
+void
+service_reload_if_pending(void)
+{
 	if (ConfigReloadPending)
 	{
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
 		bb_log(BB_DEBUG, "configuration reloaded");
 	}
+}
+
+void
+service_install_signal_handlers(void)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, handle_sigterm);
+	BackgroundWorkerUnblockSignals();
 }
 
 static CycleCounter *
@@ -319,9 +333,7 @@ bigbrotr_service_main(Datum main_arg)
 	ServiceCycle cycle;
 	MemoryContext runtime_ctx;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, handle_sigterm);
-	BackgroundWorkerUnblockSignals();
+	service_install_signal_handlers();
 
 	if (index < 0 || index >= bigbrotr_services_count ||
 		strcmp(bigbrotr_services_registry[index].name, MyBgworkerEntry->bgw_extra) != 0)

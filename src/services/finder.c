@@ -15,7 +15,7 @@
 
 #include "bigbrotr.h"
 #include "json_urls.h"
-#include "net/http_client.h"
+#include "net_setup.h"
 #include "relay_writer.h"
 #include "services/finder.h"
 #include "services/services.h"
@@ -92,21 +92,8 @@ destroy_client(void *arg)
 static HttpClient *
 create_client(ServiceCycle *cycle)
 {
-	char		error[256];
-	char	   *proxy = NULL;
-	HttpClientOptions opts = {0};
-	HttpClient *client;
+	HttpClient *client = bb_http_client_create("bigbrotr-finder/" BIGBROTR_VERSION);
 	MemoryContextCallback *cb;
-
-	if (bigbrotr_tor_enabled)
-		proxy = psprintf("socks5h://%s:%d", bigbrotr_tor_socks_host, bigbrotr_tor_socks_port);
-	opts.allow_private_addresses = bigbrotr_allow_private_addresses;
-	opts.socks_proxy = proxy;
-	opts.user_agent = "bigbrotr-finder/" BIGBROTR_VERSION;
-	opts.max_redirects = 3;
-	client = http_client_create(&opts, error, sizeof(error));
-	if (client == NULL)
-		ereport(ERROR, (errmsg("could not create the HTTP client: %s", error)));
 
 	/* The client is released with the cycle's memory, also when the cycle fails. */
 	cb = MemoryContextAlloc(cycle->memory, sizeof(MemoryContextCallback));

@@ -17,6 +17,7 @@
 #include "utils/memutils.h"
 
 #include "bigbrotr.h"
+#include "net_setup.h"
 #include "nostr/keys.h"
 #include "services/monitor.h"
 #include "services/services.h"
@@ -98,34 +99,12 @@ create_net(ServiceCycle *cycle)
 {
 	MonitorNet *net = MemoryContextAllocZero(cycle->memory, sizeof(MonitorNet));
 	MemoryContextCallback *cb = MemoryContextAlloc(cycle->memory, sizeof(MemoryContextCallback));
-	HttpClientOptions hopts = {0};
-	WsLoopOptions wopts = {0};
-	char		error[256];
 
 	cb->func = destroy_net;
 	cb->arg = net;
 	MemoryContextRegisterResetCallback(cycle->memory, cb);
-
-	hopts.allow_private_addresses = bigbrotr_allow_private_addresses;
-	if (bigbrotr_tor_enabled)
-		hopts.socks_proxy = psprintf("socks5h://%s:%d", bigbrotr_tor_socks_host, bigbrotr_tor_socks_port);
-	hopts.user_agent = "bigbrotr-monitor/" BIGBROTR_VERSION;
-	hopts.max_redirects = 3;
-	net->http = http_client_create(&hopts, error, sizeof(error));
-	if (net->http == NULL)
-		ereport(ERROR, (errmsg("could not create the HTTP client: %s", error)));
-
-	wopts.allow_private_addresses = bigbrotr_allow_private_addresses;
-	if (bigbrotr_tor_enabled)
-	{
-		wopts.tunnel_proxy_host = bigbrotr_tor_http_tunnel_host;
-		wopts.tunnel_proxy_port = bigbrotr_tor_http_tunnel_port;
-	}
-	wopts.max_message_size = 1024 * 1024;
-	wopts.user_agent = "bigbrotr-monitor/" BIGBROTR_VERSION;
-	net->ws = ws_loop_create(&wopts, error, sizeof(error));
-	if (net->ws == NULL)
-		ereport(ERROR, (errmsg("could not create the WebSocket loop: %s", error)));
+	net->http = bb_http_client_create("bigbrotr-monitor/" BIGBROTR_VERSION);
+	net->ws = bb_ws_loop_create("bigbrotr-monitor/" BIGBROTR_VERSION, 1024 * 1024);
 	return net;
 }
 

@@ -7,7 +7,6 @@
  */
 #include "postgres.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -15,33 +14,20 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
-#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
-#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 
 #include "bigbrotr.h"
+#include "net_setup.h"
 #include "nostr/hex.h"
 #include "services/synchronizer.h"
 
 #define FLUSH_EVERY_MS 1000
 #define CLAIM_RETRY_MS 2000
 #define MAX_MESSAGE_SIZE (4 * 1024 * 1024)
-
-static volatile sig_atomic_t worker_stop = false;
-
-static void
-worker_sigterm(SIGNAL_ARGS)
-{
-	int			save_errno = errno;
-
-	worker_stop = true;
-	SetLatch(MyLatch);
-	errno = save_errno;
-}
 
 typedef struct Slot
 {
@@ -267,8 +253,6 @@ destroy_loop(int code, Datum arg)
 static void
 run_worker(int64 cycle)
 {
-	WsLoopOptions opts = {0};
-	char		error[256];
 	WsLoop	   *loop;
 	nostr_pubkey_cache *cache = nostr_pubkey_cache_new(4096);
 	Slot	   *slots = palloc0(sizeof(Slot) * sync_max_parallel);
@@ -278,17 +262,7 @@ run_worker(int64 cycle)
 	bool		queue_empty = false;
 	int64		next_claim_ms = 0;
 
-	opts.allow_private_addresses = bigbrotr_allow_private_addresses;
-	if (bigbrotr_tor_enabled)
-	{
-		opts.tunnel_proxy_host = bigbrotr_tor_http_tunnel_host;
-		opts.tunnel_proxy_port = bigbrotr_tor_http_tunnel_port;
-	}
-	opts.max_message_size = MAX_MESSAGE_SIZE;
-	opts.user_agent = "bigbrotr-synchronizer/" BIGBROTR_VERSION;
-	loop = ws_loop_create(&opts, error, sizeof(error));
-	if (loop == NULL)
-		ereport(ERROR, (errmsg("could not create the WebSocket loop: %s", error)));
+	loop = bb_ws_loop_create("bigbrotr-synchronizer/" BIGBROTR_VERSION, MAX_MESSAGE_SIZE);
 	before_shmem_exit(destroy_loop, PointerGetDatum(loop));
 
 	for (;;)
@@ -296,14 +270,9 @@ run_worker(int64 cycle)
 		int			active = 0;
 		int64		now_ms = sync_now_ms();
 
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		if (worker_stop)
+		if (service_should_stop())
 			break;
+		service_reload_if_pending();
 		if (!queue_empty || now_ms >= next_claim_ms)
 		{
 			queue_empty = false;
@@ -353,9 +322,7 @@ bigbrotr_sync_worker_main(Datum main_arg)
 	int64		cycle;
 	MemoryContext ctx;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, worker_sigterm);
-	BackgroundWorkerUnblockSignals();
+	service_install_signal_handlers();
 	bigbrotr_process_name = "synchronizer worker";
 	cycle = strtoll(MyBgworkerEntry->bgw_extra, NULL, 10);
 	BackgroundWorkerInitializeConnection(bigbrotr_database, NULL, 0);
