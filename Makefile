@@ -4,7 +4,7 @@ EXTENSION = bigbrotr
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" bigbrotr.control)
 
 MODULE_big = bigbrotr
-SRCS = $(sort $(wildcard src/*.c src/nostr/*.c src/net/*.c src/services/*.c))
+SRCS = $(sort $(wildcard src/*/*.c src/services/*/*.c))
 OBJS = $(SRCS:.c=.o)
 
 INSTALL_SQL = sql/$(EXTENSION)--$(EXTVERSION).sql

@@ -59,7 +59,7 @@ trap cleanup EXIT
 
 has_suite() { local s; for s in "${SUITES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
-# ---- unit: pure C tests of src/nostr (no PostgreSQL) ----
+# ---- unit: pure C tests of src/nostr and src/sync (no PostgreSQL) ----
 if has_suite unit && [ -f test/unit/Makefile ]; then
   note "unit"
   out=$(make -s -C test/unit check 2>&1); rc=$?

@@ -31,7 +31,7 @@ sleep 2
 # A report counts against us when a frame is in one of our source files, except PostgreSQL's known
 # false positive: WAL and data pages written with uninitialised padding ("Syscall param write(buf) /
 # pwrite64(buf) points to uninitialised byte(s)"), which shows up under any commit, ours included.
-ls src/*.c src/*/*.c | xargs -n1 basename > "$WORK/our_files"
+find src -name "*.c" | xargs -n1 basename > "$WORK/our_files"
 reports=0; ours=0
 for f in "$WORK"/vg/*.log; do
   [ -s "$f" ] || continue

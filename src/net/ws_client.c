@@ -30,12 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
 #include <openssl/x509.h>
 
+#include "net/clock.h"
 #include "net/dns_async.h"
 #include "nostr/buf.h"
 #include "nostr/relay_url.h"
@@ -124,15 +124,6 @@ static const struct lws_protocols ws_protocols[] = {
 	{"bigbrotr-ws-client", ws_callback, 0, 0, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *
 ws_close_reason_name(WsCloseReason reason)
@@ -656,7 +647,7 @@ start_lws(WsConn *conn)
 static int64_t
 advance(WsLoop *loop)
 {
-	int64_t		now = now_ms();
+	int64_t		now = net_clock_ms();
 	int64_t		next = INT64_MAX;
 	WsConn	   *conn;
 
@@ -730,13 +721,13 @@ reap(WsLoop *loop)
 int
 ws_loop_run(WsLoop *loop, int slice_ms)
 {
-	int64_t		end = now_ms() + (slice_ms > 0 ? slice_ms : 0);
+	int64_t		end = net_clock_ms() + (slice_ms > 0 ? slice_ms : 0);
 
 	loop->in_service = true;
 	for (;;)
 	{
 		int64_t		next = advance(loop);
-		int64_t		now = now_ms();
+		int64_t		now = net_clock_ms();
 		int64_t		wait = (next < end ? next : end) - now;
 
 		if (end - now <= 0)
@@ -834,7 +825,7 @@ ws_connect(WsLoop *loop, const char *url, bool via_tor, int connect_timeout_ms,
 	conn->user = user;
 	conn->secure = u->secure;
 	conn->port = u->port;
-	conn->deadline_ms = now_ms() + (connect_timeout_ms > 0 ? connect_timeout_ms : WS_DEFAULT_CONNECT_TIMEOUT_MS);
+	conn->deadline_ms = net_clock_ms() + (connect_timeout_ms > 0 ? connect_timeout_ms : WS_DEFAULT_CONNECT_TIMEOUT_MS);
 	snprintf(conn->host, sizeof(conn->host), "%s", u->host);
 	snprintf(conn->host_header, sizeof(conn->host_header), u->host_is_ipv6 ? "[%s]" : "%s", u->host);
 	if (!u->port_is_default)

@@ -3,7 +3,6 @@
  * relay URL host literals and for resolved socket addresses. The table follows the IANA special-
  * purpose address registries; anything not public must never be a relay target unless allowed.
  */
-#include "nostr/relay_url.h"
 #include "nostr/addr_class.h"
 
 #include <string.h>
@@ -138,10 +137,4 @@ nostr_addr_class_name(nostr_addr_class cls)
 			return "reserved";
 	}
 	return "unknown";
-}
-
-const char *
-nostr_network_name(nostr_network network)
-{
-	return network == NOSTR_NET_TOR ? "tor" : "clearnet";
 }

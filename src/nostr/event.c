@@ -15,6 +15,7 @@
 #include "nostr/buf.h"
 #include "nostr/hex.h"
 #include "nostr/json.h"
+#include "nostr/utf8.h"
 
 /*
  * What an event owns besides tags (one block, or a realloc'd array when built) and tags_json:

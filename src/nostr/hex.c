@@ -16,8 +16,8 @@ nostr_hex_encode(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int
-hex_value(unsigned char c, bool allow_upper)
+int
+nostr_hex_digit(unsigned char c, bool allow_upper)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -37,8 +37,8 @@ nostr_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t n, bool a
 		return false;
 	for (i = 0; i < n; i++)
 	{
-		int			hi = hex_value((unsigned char) hex[2 * i], allow_upper);
-		int			lo = hex_value((unsigned char) hex[2 * i + 1], allow_upper);
+		int			hi = nostr_hex_digit((unsigned char) hex[2 * i], allow_upper);
+		int			lo = nostr_hex_digit((unsigned char) hex[2 * i + 1], allow_upper);
 
 		if (hi < 0 || lo < 0)
 			return false;

@@ -18,4 +18,7 @@ void		nostr_hex_encode(const uint8_t *in, size_t n, char *out);
  */
 bool		nostr_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t n, bool allow_upper);
 
+/* The value of one hex digit (0..15), or -1; upper case only when allow_upper. */
+int			nostr_hex_digit(unsigned char c, bool allow_upper);
+
 #endif							/* BIGBROTR_NOSTR_HEX_H */

@@ -1,11 +1,14 @@
 /*
- * json.c: strict RFC 8259 reader building the flat DOM described in json.h, UTF-8 validation,
- * and the JSON.stringify-compatible string writer used for canonical event serialization.
+ * json.c: strict RFC 8259 reader building the flat DOM described in json.h, and the
+ * JSON.stringify-compatible string writer used for canonical event serialization.
  */
 #include "nostr/json.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "nostr/hex.h"
+#include "nostr/utf8.h"
 
 typedef struct parser
 {
@@ -21,72 +24,6 @@ static int
 fail(parser *p, nostr_status status, const char *what)
 {
 	return nostr_error_set(p->err, status, "%s at byte %zu", what, p->pos);
-}
-
-/*
- * Length of the valid UTF-8 sequence starting at s (a lead byte >= 0x80), or 0 if invalid.
- * The second-byte ranges exclude overlongs (E0, F0), surrogates (ED) and > U+10FFFF (F4).
- */
-static size_t
-utf8_seq(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80,
-				hi = 0xBF;
-	size_t		n,
-				i;
-
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-	{
-		n = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	}
-	else if (c >= 0xF0 && c <= 0xF4)
-	{
-		n = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	}
-	else
-		return 0;
-	if (avail < n)
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	return n;
-}
-
-bool
-nostr_utf8_valid(const char *str, size_t len)
-{
-	const unsigned char *s = (const unsigned char *) str;
-	size_t		i = 0;
-
-	while (i < len)
-	{
-		size_t		n;
-
-		if (s[i] < 0x80)
-		{
-			i++;
-			continue;
-		}
-		n = utf8_seq(s + i, len - i);
-		if (n == 0)
-			return false;
-		i += n;
-	}
-	return true;
 }
 
 static void
@@ -112,48 +49,14 @@ hex4(parser *p, size_t at, unsigned *out)
 		return -1;
 	for (i = 0; i < 4; i++)
 	{
-		unsigned char c = p->s[at + i];
+		int			d = nostr_hex_digit(p->s[at + i], true);
 
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10;
-		else
+		if (d < 0)
 			return -1;
+		v = v << 4 | (unsigned) d;
 	}
 	*out = v;
 	return 0;
-}
-
-static size_t
-put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80)
-	{
-		o[0] = (char) cp;
-		return 1;
-	}
-	if (cp < 0x800)
-	{
-		o[0] = (char) (0xC0 | cp >> 6);
-		o[1] = (char) (0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000)
-	{
-		o[0] = (char) (0xE0 | cp >> 12);
-		o[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-		o[2] = (char) (0x80 | (cp & 0x3F));
-		return 3;
-	}
-	o[0] = (char) (0xF0 | cp >> 18);
-	o[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-	o[2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-	o[3] = (char) (0x80 | (cp & 0x3F));
-	return 4;
 }
 
 /*
@@ -202,7 +105,7 @@ parse_string(parser *p, const char **out, size_t *out_len)
 		}
 		if (c >= 0x80)
 		{
-			size_t		n = utf8_seq(s + i, len - i);
+			size_t		n = nostr_utf8_sequence_length(s + i, len - i);
 
 			if (n == 0)
 			{
@@ -272,7 +175,7 @@ parse_string(parser *p, const char **out, size_t *out_len)
 						cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 						i += 6;
 					}
-					o += put_utf8(o, cp);
+					o += nostr_utf8_encode(o, cp);
 					i += 4;
 					break;
 				}

@@ -93,9 +93,6 @@ size_t		nostr_json_member(const nostr_json_doc *doc, size_t obj, const char *key
  */
 bool		nostr_json_get_int64(const nostr_json_node *node, int64_t *out);
 
-/* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-bool		nostr_utf8_valid(const char *s, size_t len);
-
 /* "string", "array", ... for messages; with_article gives "a string", "an array" ("null" either way). */
 const char *nostr_json_type_name(nostr_json_type type, bool with_article);
 

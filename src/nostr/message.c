@@ -11,6 +11,7 @@
 #include "nostr/buf.h"
 #include "nostr/hex.h"
 #include "nostr/json.h"
+#include "nostr/utf8.h"
 
 static const struct
 {

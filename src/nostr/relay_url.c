@@ -13,8 +13,8 @@
 #include <idn2.h>
 #include <openssl/evp.h>
 
-#include "nostr/addr_class.h"
-#include "nostr/json.h"
+#include "nostr/hex.h"
+#include "nostr/utf8.h"
 
 static char
 lower(char c)
@@ -26,17 +26,6 @@ static bool
 is_digit(char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /*
@@ -69,7 +58,7 @@ ipv4_part(const char *s, size_t n, uint64_t *out)
 	}
 	for (i = 0; i < n; i++)
 	{
-		int			d = hexval(s[i]);
+		int			d = nostr_hex_digit((unsigned char) s[i], true);
 
 		if (d < 0 || (unsigned) d >= base)
 			return false;
@@ -367,11 +356,14 @@ normalize_path(const char *s, size_t n, char *dst, size_t cap, nostr_error *err)
 		}
 		else if (c == '%')
 		{
-			if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+			int			hi = i + 2 < n ? nostr_hex_digit((unsigned char) s[i + 1], true) : -1;
+			int			lo = i + 2 < n ? nostr_hex_digit((unsigned char) s[i + 2], true) : -1;
+
+			if (hi < 0 || lo < 0)
 				return nostr_error_set(err, NOSTR_ERR_BAD_URL, "invalid percent-encoding");
 			dst[o++] = '%';
-			dst[o++] = hexu[hexval(s[i + 1])];
-			dst[o++] = hexu[hexval(s[i + 2])];
+			dst[o++] = hexu[hi];
+			dst[o++] = hexu[lo];
 			i += 2;
 		}
 		else if (forbidden_in_path((char) c))
@@ -509,4 +501,10 @@ nostr_relay_url_parse(const char *input, size_t len, nostr_relay_url *out, nostr
 		return nostr_error_set(err, NOSTR_ERR_TOO_LARGE, "normalized URL too long");
 	nostr_error_clear(err);
 	return NOSTR_OK;
+}
+
+const char *
+nostr_network_name(nostr_network network)
+{
+	return network == NOSTR_NET_TOR ? "tor" : "clearnet";
 }

@@ -4,7 +4,7 @@
 #ifndef BIGBROTR_SERVICES_H
 #define BIGBROTR_SERVICES_H
 
-#include "bigbrotr.h"
+#include "core/bigbrotr.h"
 
 void		initializer_define_gucs(void);
 void		initializer_run_cycle(ServiceCycle *cycle);

@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "net/clock.h"
 #include "net/ws_client.h"
 
 #define MAX_SENDS 8
@@ -36,15 +36,6 @@ static long long t0;
 static int	total_messages;
 static unsigned long long total_bytes;
 static bool quiet;				/* count messages without printing them (throughput runs) */
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 print_json_string(const char *s, size_t len)
@@ -74,7 +65,7 @@ on_open(WsConn *conn, void *user)
 	if (p->closes)
 		p->after_close++;
 	p->opens++;
-	printf("{\"ev\":\"open\",\"conn\":%d,\"ms\":%lld}\n", p->index, now_ms() - t0);
+	printf("{\"ev\":\"open\",\"conn\":%d,\"ms\":%lld}\n", p->index, (long long) net_clock_ms() - t0);
 }
 
 static void
@@ -103,7 +94,7 @@ on_close(WsConn *conn, void *user, WsCloseReason reason, const char *detail)
 
 	p->closes++;
 	printf("{\"ev\":\"close\",\"conn\":%d,\"reason\":\"%s\",\"ms\":%lld,\"detail\":", p->index,
-		   ws_close_reason_name(reason), now_ms() - t0);
+		   ws_close_reason_name(reason), (long long) net_clock_ms() - t0);
 	print_json_string(detail, strlen(detail));
 	printf("}\n");
 	p->conn = NULL;
@@ -205,7 +196,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	probes = calloc((size_t) nurls * count, sizeof(Probe));
-	t0 = now_ms();
+	t0 = (long long) net_clock_ms();
 	for (int u = 0; u < nurls; u++)
 		for (int c = 0; c < count; c++)
 		{
@@ -230,21 +221,21 @@ main(int argc, char **argv)
 
 	for (;;)
 	{
-		long long	before = now_ms();
+		long long	before = (long long) net_clock_ms();
 		int			alive = ws_loop_run(loop, slice_ms);
-		long long	took = now_ms() - before;
+		long long	took = (long long) net_clock_ms() - before;
 
 		if (took > max_slice)
 			max_slice = took;
 		fflush(stdout);
-		if (close_after >= 0 && !closed_after && now_ms() - t0 >= close_after)
+		if (close_after >= 0 && !closed_after && (long long) net_clock_ms() - t0 >= close_after)
 		{
 			closed_after = true;
 			for (int i = 0; i < nprobes; i++)
 				if (probes[i].conn)
 					ws_close(probes[i].conn);
 		}
-		if (alive == 0 || now_ms() - t0 >= run_ms)
+		if (alive == 0 || (long long) net_clock_ms() - t0 >= run_ms)
 		{
 			alive_left = alive;
 			break;
@@ -270,7 +261,7 @@ main(int argc, char **argv)
 		   "\"double_closes\":%d,\"missing_closes\":%d,\"after_close\":%d,\"alive_at_end\":%d,"
 		   "\"max_slice_ms\":%lld,\"slice_ms\":%d,\"bytes\":%llu,\"elapsed_ms\":%lld}\n",
 		   nprobes, connect_errors, opened, total_messages, double_closes, missing_closes, after_close,
-		   alive_left, max_slice, slice_ms, total_bytes, now_ms() - t0);
+		   alive_left, max_slice, slice_ms, total_bytes, (long long) net_clock_ms() - t0);
 	free(probes);
 	return 0;
 }

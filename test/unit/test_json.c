@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "nostr/json.h"
+#include "nostr/utf8.h"
 #include "tap.h"
 
 static int

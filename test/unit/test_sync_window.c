@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nostr/sync_window.h"
+#include "sync/sync_window.h"
 #include "tap.h"
 
 #define YEAR (365 * 86400LL)

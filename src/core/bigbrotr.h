@@ -1,0 +1,134 @@
+/*
+ * bigbrotr.h: declarations shared by the extension core and the services: the shared GUCs,
+ * logging, the service registry, the per-cycle runtime API and the SPI helpers.
+ */
+#ifndef BIGBROTR_H
+#define BIGBROTR_H
+
+#include "executor/spi.h"
+#include "utils/jsonb.h"
+
+#define BIGBROTR_SCHEMA "bigbrotr"
+
+/* ---- shared GUCs (guc.c) ---- */
+extern char *bigbrotr_database;
+extern int	bigbrotr_log_level;
+extern bool bigbrotr_allow_private_addresses;
+extern bool bigbrotr_tor_enabled;
+extern char *bigbrotr_tor_socks_host;
+extern int	bigbrotr_tor_socks_port;
+extern char *bigbrotr_tor_http_tunnel_host;
+extern int	bigbrotr_tor_http_tunnel_port;
+
+void		bigbrotr_define_shared_gucs(void);
+
+/* Keeps the values of secret settings out of the server log (secret_log.c). */
+void		bigbrotr_install_secret_log_hook(void);
+
+/* ---- logging ---- */
+typedef enum BigbrotrLogLevel
+{
+	BB_DEBUG = 0,
+	BB_INFO,
+	BB_WARNING,
+	BB_ERROR
+} BigbrotrLogLevel;
+
+/* Name of the service this process runs ("launcher" in the launcher); prefixes every message. */
+extern const char *bigbrotr_process_name;
+
+/*
+ * Service messages go to the server log, filtered by bigbrotr.log_level. Warnings and errors are
+ * logged as WARNING so they stand out; neither interrupts the caller.
+ */
+#define bb_log(level, ...) \
+	do { \
+		if ((int) (level) >= bigbrotr_log_level) \
+			ereport((level) >= BB_WARNING ? WARNING : LOG, \
+					(errmsg_internal("bigbrotr %s: %s", bigbrotr_process_name, psprintf(__VA_ARGS__)))); \
+	} while (0)
+
+/* ---- the per-cycle context a service runs in (service_runtime.c) ---- */
+typedef struct ServiceCycle
+{
+	MemoryContext memory;		/* reset after every cycle; allocate per-cycle data here */
+	List	   *stats;			/* (name, value) counters, reported in bigbrotr_status() */
+} ServiceCycle;
+
+/* Adds delta to a named counter of this cycle (created at 0). */
+void		service_cycle_count(ServiceCycle *cycle, const char *counter, int64 delta);
+/* Sets a named counter of this cycle. */
+void		service_cycle_set(ServiceCycle *cycle, const char *counter, int64 value);
+int64		service_cycle_get(ServiceCycle *cycle, const char *counter);
+
+/* True once SIGTERM arrived or the service was asked to stop; long loops should end their cycle. */
+bool		service_should_stop(void);
+
+/*
+ * Waits up to timeout_ms for the latch, handling interrupts and SIGHUP reloads. Every loop in a
+ * service that would otherwise block calls this (or CHECK_FOR_INTERRUPTS at least every ~100 ms).
+ */
+void		service_wait(long timeout_ms);
+
+/* Re-reads the configuration when a SIGHUP arrived (service_wait does it; other loops call this). */
+void		service_reload_if_pending(void);
+
+/*
+ * The SIGTERM and SIGHUP handlers behind service_should_stop and service_reload_if_pending, for every
+ * bigbrotr background process (services and the workers they start); also unblocks signals.
+ */
+void		service_install_signal_handlers(void);
+
+/* ---- the service registry (service_registry.c) ---- */
+typedef enum ServiceLifecycle
+{
+	SERVICE_ONE_SHOT,
+	SERVICE_CONTINUOUS
+} ServiceLifecycle;
+
+typedef struct ServiceDefinition
+{
+	const char *name;
+	const char *description;
+	ServiceLifecycle lifecycle;
+	/* Defines bigbrotr.<name>.* GUCs; called from _PG_init. May be NULL. */
+	void		(*define_gucs) (void);
+	/* Runs one cycle outside any transaction; errors are caught, logged and counted by the runtime. */
+	void		(*run_cycle) (ServiceCycle *cycle);
+	/* Seconds between cycles (a GUC variable) for continuous services; NULL for one-shot ones. */
+	int		   *interval_seconds;
+} ServiceDefinition;
+
+extern const ServiceDefinition bigbrotr_services_registry[];
+extern const int bigbrotr_services_count;
+
+const ServiceDefinition *service_lookup(const char *name);
+char	   *service_known_names(void);
+
+/* ---- transactions and SPI (spi_util.c) ---- */
+
+/* Starts a transaction with a snapshot and an SPI connection; the caller's memory context is kept. */
+void		bb_tx_begin(void);
+/* Commits it and returns to the memory context that was current at bb_tx_begin. */
+void		bb_tx_commit(void);
+
+/*
+ * Prepares sql once per process (the plan is kept in *cache) and executes it with the parameters.
+ * Returns SPI_processed. nulls follows SPI conventions (' ' not null, 'n' null) and may be NULL.
+ */
+uint64		bb_spi_run(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes,
+					   Datum *values, const char *nulls, bool read_only);
+
+/* First column of the first row of the last SPI result as int64 (0 when NULL or no row). */
+int64		bb_spi_int64_result(void);
+
+/* Whether the extension's schema is installed in the connected database (inside a transaction). */
+bool		bb_extension_installed(void);
+
+/* Seconds since the Unix epoch. */
+int64		bb_unix_now(void);
+
+/* ---- entry points of the background workers ---- */
+PGDLLEXPORT void bigbrotr_service_main(Datum main_arg);
+
+#endif							/* BIGBROTR_H */

@@ -1,0 +1,396 @@
+/*
+ * service_runtime.c: the main function of every service worker. One loop: run a cycle in its own
+ * memory context, record the outcome in bigbrotr.service_status, wait for the interval, repeat
+ * (one-shot services run once and mark themselves done). A failed cycle is logged and counted and
+ * the loop goes on. SIGTERM asks the running cycle to finish early (services poll
+ * service_should_stop()); if it has not ended within SHUTDOWN_GRACE_MS the worker exits at the next
+ * interrupt check regardless. SIGHUP reloads the GUCs.
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "core/bigbrotr.h"
+#include "core/launcher.h"
+
+#define SHUTDOWN_GRACE_MS 3000
+
+typedef struct CycleCounter
+{
+	char	   *name;
+	int64		value;
+} CycleCounter;
+
+const char *bigbrotr_process_name = "bigbrotr";
+
+static volatile sig_atomic_t got_sigterm = false;
+static TimestampTz sigterm_seen_at = 0;
+static int	my_service_index = -1;
+
+static void
+handle_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	got_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/* After the grace period a SIGTERM becomes what die() would have made it: exit at the next check. */
+static void
+escalate_shutdown_if_due(void)
+{
+	if (!got_sigterm)
+		return;
+	if (sigterm_seen_at == 0)
+		sigterm_seen_at = GetCurrentTimestamp();
+	else if (TimestampDifferenceExceeds(sigterm_seen_at, GetCurrentTimestamp(), SHUTDOWN_GRACE_MS))
+	{
+		ProcDiePending = true;
+		InterruptPending = true;
+	}
+}
+
+bool
+service_should_stop(void)
+{
+	escalate_shutdown_if_due();
+	CHECK_FOR_INTERRUPTS();
+	return got_sigterm;
+}
+
+void
+service_wait(long timeout_ms)
+{
+	escalate_shutdown_if_due();
+	CHECK_FOR_INTERRUPTS();
+	if (got_sigterm)
+		timeout_ms = Min(timeout_ms, 100);
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 Max(timeout_ms, 0), PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	service_reload_if_pending();
+}
+
+void
+service_reload_if_pending(void)
+{
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+		bb_log(BB_DEBUG, "configuration reloaded");
+	}
+}
+
+void
+service_install_signal_handlers(void)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, handle_sigterm);
+	BackgroundWorkerUnblockSignals();
+}
+
+static CycleCounter *
+find_counter(ServiceCycle *cycle, const char *name, bool create)
+{
+	ListCell   *lc;
+	CycleCounter *c;
+	MemoryContext old;
+
+	foreach(lc, cycle->stats)
+	{
+		c = (CycleCounter *) lfirst(lc);
+		if (strcmp(c->name, name) == 0)
+			return c;
+	}
+	if (!create)
+		return NULL;
+	old = MemoryContextSwitchTo(cycle->memory);
+	c = palloc(sizeof(CycleCounter));
+	c->name = pstrdup(name);
+	c->value = 0;
+	cycle->stats = lappend(cycle->stats, c);
+	MemoryContextSwitchTo(old);
+	return c;
+}
+
+void
+service_cycle_count(ServiceCycle *cycle, const char *counter, int64 delta)
+{
+	find_counter(cycle, counter, true)->value += delta;
+}
+
+void
+service_cycle_set(ServiceCycle *cycle, const char *counter, int64 value)
+{
+	find_counter(cycle, counter, true)->value = value;
+}
+
+int64
+service_cycle_get(ServiceCycle *cycle, const char *counter)
+{
+	CycleCounter *c = find_counter(cycle, counter, false);
+
+	return c ? c->value : 0;
+}
+
+static char *
+cycle_stats_json(ServiceCycle *cycle)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	foreach(lc, cycle->stats)
+	{
+		CycleCounter *c = (CycleCounter *) lfirst(lc);
+
+		if (buf.len > 1)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, c->name);
+		appendStringInfo(&buf, ": " INT64_FORMAT, c->value);
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/* Runs one status statement in its own transaction; a failure here is logged, never fatal. */
+static void
+record_status(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	MemoryContext ctx = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		bb_tx_begin();
+		if (bb_extension_installed())
+			SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+		bb_tx_commit();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(ctx);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		bb_log(BB_WARNING, "could not record service status: %s", edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(ctx);
+}
+
+static void
+record_worker_started(const ServiceDefinition *svc)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(svc->name), Int32GetDatum(MyProcPid)};
+
+	record_status("INSERT INTO bigbrotr.service_status (name, pid, started_at) VALUES ($1, $2, now()) "
+				  "ON CONFLICT (name) DO UPDATE SET pid = EXCLUDED.pid, started_at = EXCLUDED.started_at",
+				  2, types, values, NULL);
+}
+
+static void
+record_cycle_start(const ServiceDefinition *svc)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(svc->name)};
+
+	record_status("UPDATE bigbrotr.service_status SET last_cycle_start = clock_timestamp() WHERE name = $1",
+				  1, types, values, NULL);
+}
+
+static void
+record_cycle_end(const ServiceDefinition *svc, ServiceCycle *cycle, const char *error)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(svc->name);
+	values[1] = CStringGetTextDatum(cycle_stats_json(cycle));
+	if (error)
+		values[2] = CStringGetTextDatum(error);
+	else
+	{
+		values[2] = (Datum) 0;
+		nulls[2] = 'n';
+	}
+	record_status("UPDATE bigbrotr.service_status SET "
+				  " cycles_run = cycles_run + 1,"
+				  " cycles_failed = cycles_failed + ($3 IS NOT NULL)::int,"
+				  " last_cycle_end = clock_timestamp(),"
+				  " last_cycle_duration = clock_timestamp() - last_cycle_start,"
+				  " last_error = coalesce($3, last_error),"
+				  " last_error_at = CASE WHEN $3 IS NOT NULL THEN clock_timestamp() ELSE last_error_at END,"
+				  " last_cycle_stats = $2::jsonb "
+				  "WHERE name = $1",
+				  3, types, values, nulls);
+}
+
+/* A one-shot service that has run is no longer wanted: the launcher must not start it again. */
+static void
+record_one_shot_done(const ServiceDefinition *svc)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(svc->name)};
+
+	record_status("UPDATE bigbrotr.service_control SET enabled = false WHERE name = $1",
+				  1, types, values, NULL);
+}
+
+static bool
+extension_ready(void)
+{
+	bool		installed;
+
+	bb_tx_begin();
+	installed = bb_extension_installed();
+	bb_tx_commit();
+	return installed;
+}
+
+static void
+run_one_cycle(const ServiceDefinition *svc, ServiceCycle *cycle, MemoryContext runtime_ctx)
+{
+	char	   *volatile error = NULL;
+	TimestampTz started = GetCurrentTimestamp();
+
+	record_cycle_start(svc);
+	MemoryContextSwitchTo(cycle->memory);
+	PG_TRY();
+	{
+		svc->run_cycle(cycle);
+		if (IsTransactionState())
+			elog(ERROR, "service \"%s\" left a transaction open at the end of its cycle", svc->name);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(runtime_ctx);
+		EmitErrorReport();
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		error = pstrdup(edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(runtime_ctx);
+
+	{
+		long		secs;
+		int			usecs;
+
+		TimestampDifference(started, GetCurrentTimestamp(), &secs, &usecs);
+		if (error)
+			bb_log(BB_WARNING, "cycle failed after %ld.%03d s: %s", secs, usecs / 1000, error);
+		else
+			bb_log(BB_INFO, "cycle done in %ld.%03d s: %s", secs, usecs / 1000, cycle_stats_json(cycle));
+	}
+	record_cycle_end(svc, cycle, error);
+
+	/* Everything the cycle allocated goes; reset callbacks release its sockets and handles. */
+	MemoryContextReset(cycle->memory);
+	cycle->stats = NIL;
+	if (error)
+		pfree(error);
+}
+
+static void
+release_service(int code, Datum arg)
+{
+	launcher_release_service(DatumGetInt32(arg));
+}
+
+void
+bigbrotr_service_main(Datum main_arg)
+{
+	int			index = DatumGetInt32(main_arg);
+	const ServiceDefinition *svc;
+	ServiceCycle cycle;
+	MemoryContext runtime_ctx;
+
+	service_install_signal_handlers();
+
+	if (index < 0 || index >= bigbrotr_services_count ||
+		strcmp(bigbrotr_services_registry[index].name, MyBgworkerEntry->bgw_extra) != 0)
+		elog(FATAL, "bigbrotr: worker started for unknown service \"%s\"", MyBgworkerEntry->bgw_extra);
+	svc = &bigbrotr_services_registry[index];
+	bigbrotr_process_name = svc->name;
+	my_service_index = index;
+
+	if (!launcher_claim_service(index))
+	{
+		bb_log(BB_WARNING, "another worker already runs this service; exiting");
+		proc_exit(0);
+	}
+	before_shmem_exit(release_service, Int32GetDatum(index));
+
+	BackgroundWorkerInitializeConnection(bigbrotr_database, NULL, 0);
+	pgstat_report_appname(MyBgworkerEntry->bgw_name);
+
+	runtime_ctx = AllocSetContextCreate(TopMemoryContext, "bigbrotr service", ALLOCSET_DEFAULT_SIZES);
+	cycle.memory = AllocSetContextCreate(TopMemoryContext, "bigbrotr cycle", ALLOCSET_DEFAULT_SIZES);
+	cycle.stats = NIL;
+	MemoryContextSwitchTo(runtime_ctx);
+
+	record_worker_started(svc);
+	bb_log(BB_INFO, "service started (pid %d)", MyProcPid);
+
+	for (;;)
+	{
+		TimestampTz next_cycle;
+
+		if (got_sigterm)
+			break;
+		if (extension_ready())
+			run_one_cycle(svc, &cycle, runtime_ctx);
+		else
+			bb_log(BB_WARNING, "extension bigbrotr is not installed in database \"%s\"; cycle skipped",
+				   bigbrotr_database);
+
+		if (svc->lifecycle == SERVICE_ONE_SHOT)
+		{
+			record_one_shot_done(svc);
+			break;
+		}
+
+		/* The interval is re-read on every wake-up so that a reload takes effect at once. */
+		next_cycle = GetCurrentTimestamp();
+		while (!got_sigterm)
+		{
+			TimestampTz due = TimestampTzPlusMilliseconds(next_cycle, (int64) *svc->interval_seconds * 1000);
+			long		remaining_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), due);
+
+			if (remaining_ms <= 0)
+				break;
+			service_wait(Min(remaining_ms, 1000));
+		}
+	}
+
+	bb_log(BB_INFO, "service stopped");
+	proc_exit(0);
+}

@@ -1,0 +1,48 @@
+/*
+ * net_setup.c: builds the network clients of src/net from the shared GUCs: whether private and
+ * loopback targets are allowed, and, when Tor is on, its SOCKS port for HTTP and its HTTP CONNECT
+ * port for WebSockets.
+ */
+#include "postgres.h"
+
+#include "core/bigbrotr.h"
+#include "services/common/net_setup.h"
+
+HttpClient *
+bb_http_client_create(const char *user_agent)
+{
+	HttpClientOptions opts = {0};
+	HttpClient *client;
+	char		error[256];
+
+	opts.allow_private_addresses = bigbrotr_allow_private_addresses;
+	if (bigbrotr_tor_enabled)
+		opts.socks_proxy = psprintf("socks5h://%s:%d", bigbrotr_tor_socks_host, bigbrotr_tor_socks_port);
+	opts.user_agent = user_agent;
+	opts.max_redirects = 3;
+	client = http_client_create(&opts, error, sizeof(error));
+	if (client == NULL)
+		ereport(ERROR, (errmsg("could not create the HTTP client: %s", error)));
+	return client;
+}
+
+WsLoop *
+bb_ws_loop_create(const char *user_agent, size_t max_message_size)
+{
+	WsLoopOptions opts = {0};
+	WsLoop	   *loop;
+	char		error[256];
+
+	opts.allow_private_addresses = bigbrotr_allow_private_addresses;
+	if (bigbrotr_tor_enabled)
+	{
+		opts.tunnel_proxy_host = bigbrotr_tor_http_tunnel_host;
+		opts.tunnel_proxy_port = bigbrotr_tor_http_tunnel_port;
+	}
+	opts.max_message_size = max_message_size;
+	opts.user_agent = user_agent;
+	loop = ws_loop_create(&opts, error, sizeof(error));
+	if (loop == NULL)
+		ereport(ERROR, (errmsg("could not create the WebSocket loop: %s", error)));
+	return loop;
+}

@@ -1,0 +1,576 @@
+/*
+ * sync_session.c: one relay's synchronization over ws_client, driven by nostr/sync_window (see
+ * sync_session.h). One subscription at a time; the next REQ goes out from the EOSE callback itself
+ * so a fast relay is not slowed to one request per loop slice.
+ */
+#include "sync/sync_session.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/clock.h"
+#include "nostr/event.h"
+#include "nostr/message.h"
+
+#define MAX_CONNECT_FAILURES 3
+#define RECONNECT_DELAY_MS 500
+#define MAX_LOG_LINES 16
+
+typedef enum SessState
+{
+	ST_WAITING,					/* stagger before the first connection */
+	ST_CONNECTING,
+	ST_OPEN,					/* connected, no subscription in flight */
+	ST_REQ,						/* a subscription in flight */
+	ST_RECONNECT_WAIT,
+	ST_DONE
+} SessState;
+
+struct SyncSession
+{
+	WsLoop	   *loop;
+	WsConn	   *conn;
+	char	   *url;
+	bool		via_tor;
+	int			request_timeout_ms;
+	int			relay_timeout_ms;
+	size_t		max_message_size;
+	nostr_pubkey_cache *cache;
+
+	sync_window *sw;
+	SessState	state;
+	SyncSessionEnd end;
+	int64_t		start_at_ms;
+	int64_t		first_connect_ms;	/* 0 until the first connection attempt */
+	int64_t		deadline_ms;	/* of the request or connection attempt in flight */
+	int64_t		reconnect_at_ms;
+	int			connect_failures;
+	bool		freed;			/* sync_session_free was called; on_close releases */
+	bool		closing;		/* ws_close was called; on_close will follow */
+
+	unsigned	sub_counter;
+	char		sub_id[24];
+
+	SyncEvent  *events;
+	size_t		n_events;
+	size_t		cap_events;
+
+	char	   *log[MAX_LOG_LINES];
+	size_t		n_log;
+	size_t		log_read;
+	char	   *log_current;
+	int64_t		log_dropped;
+
+	SyncSessionStats stats;
+};
+
+static void
+slog(SyncSession *s, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
+static void
+slog(SyncSession *s, const char *fmt,...)
+{
+	char		buf[512];
+	va_list		ap;
+
+	if (s->n_log >= MAX_LOG_LINES)
+	{
+		s->log_dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	s->log[s->n_log] = strdup(buf);
+	if (s->log[s->n_log])
+		s->n_log++;
+}
+
+static void on_open(WsConn *conn, void *user);
+static void on_message(WsConn *conn, void *user, const char *data, size_t len);
+static void on_close(WsConn *conn, void *user, WsCloseReason reason, const char *detail);
+
+static const WsCallbacks callbacks = {on_open, on_message, on_close};
+
+static void
+finish(SyncSession *s, SyncSessionEnd end)
+{
+	if (s->state == ST_DONE)
+		return;
+	s->state = ST_DONE;
+	s->end = end;
+	if (s->conn && !s->closing)
+	{
+		s->closing = true;
+		ws_close(s->conn);		/* on_close clears conn later */
+	}
+}
+
+static void
+connect_now(SyncSession *s)
+{
+	char		error[256];
+	int64_t		now = net_clock_ms();
+
+	if (s->first_connect_ms == 0)
+		s->first_connect_ms = now;
+	s->state = ST_CONNECTING;
+	s->deadline_ms = now + s->request_timeout_ms;
+	s->conn = ws_connect(s->loop, s->url, s->via_tor, s->request_timeout_ms, &callbacks, s,
+						 error, sizeof(error));
+	if (s->conn == NULL)
+	{
+		slog(s, "cannot connect: %s", error);
+		s->connect_failures++;
+		if (s->connect_failures >= MAX_CONNECT_FAILURES)
+			finish(s, SYNC_END_CONNECT_FAILED);
+		else
+		{
+			s->state = ST_RECONNECT_WAIT;
+			s->reconnect_at_ms = now + RECONNECT_DELAY_MS;
+		}
+	}
+}
+
+/* Sends the algorithm's next request, or ends the session when it has none. */
+static void
+advance(SyncSession *s)
+{
+	sync_request req;
+	nostr_filter f;
+	nostr_error err;
+	char	   *msg;
+	size_t		len;
+
+	if (s->state != ST_OPEN)
+		return;
+	if (!sync_window_next(s->sw, &req))
+	{
+		finish(s, sync_window_given_up(s->sw) ? SYNC_END_GIVEN_UP : SYNC_END_COMPLETE);
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	f.kinds = req.kinds;
+	f.kinds_count = req.kinds_count;
+	if (req.has_author)
+	{
+		f.authors = (const uint8_t (*)[32]) req.author;
+		f.authors_count = 1;
+	}
+	f.has_since = true;
+	f.since = req.since;
+	f.has_until = true;
+	f.until = req.until;
+	f.has_limit = true;
+	f.limit = req.limit;
+	snprintf(s->sub_id, sizeof(s->sub_id), "bb%u", ++s->sub_counter);
+	msg = nostr_build_req(s->sub_id, &f, 1, &len, &err);
+	if (msg == NULL || !ws_send_text(s->conn, msg, len))
+	{
+		free(msg);
+		/* the connection is closing: on_close reports the failed request */
+		s->state = ST_REQ;
+		s->deadline_ms = net_clock_ms() + s->request_timeout_ms;
+		return;
+	}
+	free(msg);
+	s->state = ST_REQ;
+	s->deadline_ms = net_clock_ms() + s->request_timeout_ms;
+}
+
+static void
+close_subscription(SyncSession *s)
+{
+	nostr_error err;
+	size_t		len;
+	char	   *msg = nostr_build_close(s->sub_id, &len, &err);
+
+	if (msg && s->conn)
+		ws_send_text(s->conn, msg, len);
+	free(msg);
+}
+
+/* The request in flight ended (eose) or failed; ask the next one. */
+static void
+request_ended(SyncSession *s, bool eose)
+{
+	sync_window_answer(s->sw, eose);
+	s->state = ST_OPEN;
+	advance(s);
+}
+
+static void
+on_open(WsConn *conn, void *user)
+{
+	SyncSession *s = user;
+
+	if (s->freed || s->state != ST_CONNECTING)
+		return;
+	s->connect_failures = 0;
+	s->state = ST_OPEN;
+	advance(s);
+}
+
+static bool
+buffer_event(SyncSession *s, const nostr_event *ev)
+{
+	SyncEvent  *e;
+
+	if (s->n_events == s->cap_events)
+	{
+		size_t		ncap = s->cap_events ? s->cap_events * 2 : 256;
+		SyncEvent  *ne = realloc(s->events, ncap * sizeof(SyncEvent));
+
+		if (ne == NULL)
+			return false;
+		s->events = ne;
+		s->cap_events = ncap;
+	}
+	e = &s->events[s->n_events];
+	memcpy(e->id, ev->id, 32);
+	memcpy(e->pubkey, ev->pubkey, 32);
+	memcpy(e->sig, ev->sig, 64);
+	e->created_at = ev->created_at;
+	e->kind = ev->kind;
+	e->tags_json = strdup(ev->tags_json ? ev->tags_json : "[]");
+	e->content = strdup(ev->content ? ev->content : "");
+	if (e->tags_json == NULL || e->content == NULL)
+	{
+		free(e->tags_json);
+		free(e->content);
+		return false;
+	}
+	s->n_events++;
+	return true;
+}
+
+static void
+take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
+{
+	nostr_event ev;
+	nostr_error err;
+	bool		valid;
+
+	s->stats.events_received++;
+	if (nostr_event_parse(msg->event_json, msg->event_json_len, s->max_message_size, &ev, &err) != NOSTR_OK)
+	{
+		s->stats.events_invalid++;
+		if (s->stats.events_invalid <= 3)
+			slog(s, "dropped an unparseable event: %s", err.message);
+		if (current)
+			sync_window_unparsed(s->sw);
+		nostr_event_free(&ev);
+		return;
+	}
+	valid = nostr_event_verify_cached(&ev, s->cache, &err) == NOSTR_OK;
+	if (current)
+		sync_window_event(s->sw, ev.id, ev.pubkey, ev.created_at, ev.kind, valid);
+	if (!valid)
+	{
+		s->stats.events_invalid++;
+		if (s->stats.events_invalid <= 3)
+			slog(s, "dropped an invalid event (%s): %s", nostr_reason_code(err.code), err.message);
+	}
+	else if (nostr_event_has_nul(&ev))
+	{
+		s->stats.events_unstorable++;
+		slog(s, "valid event created_at %lld holds U+0000, which PostgreSQL cannot store: skipped",
+			 (long long) ev.created_at);
+	}
+	else if (!buffer_event(s, &ev))
+		finish(s, SYNC_END_OUT_OF_MEMORY);
+	else
+		s->stats.events_valid++;
+	nostr_event_free(&ev);
+}
+
+static void
+on_message(WsConn *conn, void *user, const char *data, size_t len)
+{
+	SyncSession *s = user;
+	nostr_relay_msg msg;
+	nostr_error err;
+	bool		current;
+
+	if (s->freed || s->state == ST_DONE)
+		return;
+	if (nostr_relay_msg_parse(data, len, s->max_message_size, &msg, &err) != NOSTR_OK)
+	{
+		s->stats.notices++;
+		slog(s, "unreadable message from the relay: %s", err.message);
+		nostr_relay_msg_free(&msg);
+		return;
+	}
+	current = s->state == ST_REQ && msg.sub_id && strcmp(msg.sub_id, s->sub_id) == 0;
+	switch (msg.type)
+	{
+		case NOSTR_MSG_EVENT:
+			/* events of an earlier subscription are data too, just not that window's answer */
+			if (msg.sub_id && strncmp(msg.sub_id, "bb", 2) == 0)
+				take_event(s, &msg, current);
+			break;
+		case NOSTR_MSG_EOSE:
+			if (current)
+			{
+				close_subscription(s);
+				request_ended(s, true);
+			}
+			break;
+		case NOSTR_MSG_CLOSED:
+			if (current)
+			{
+				s->stats.closed_by_relay++;
+				slog(s, "relay closed the subscription: %s", msg.message);
+				request_ended(s, false);
+			}
+			break;
+		case NOSTR_MSG_NOTICE:
+			s->stats.notices++;
+			if (s->stats.notices <= 3)
+				slog(s, "NOTICE: %s", msg.message);
+			break;
+		default:
+			break;
+	}
+	nostr_relay_msg_free(&msg);
+}
+
+static void
+release(SyncSession *s)
+{
+	for (size_t i = 0; i < s->n_events; i++)
+	{
+		free(s->events[i].tags_json);
+		free(s->events[i].content);
+	}
+	free(s->events);
+	for (size_t i = 0; i < s->n_log; i++)
+		free(s->log[i]);
+	free(s->log_current);
+	sync_window_free(s->sw);
+	free(s->url);
+	free(s);
+}
+
+static void
+on_close(WsConn *conn, void *user, WsCloseReason reason, const char *detail)
+{
+	SyncSession *s = user;
+	SessState	was = s->state;
+
+	s->conn = NULL;
+	s->closing = false;
+	if (s->freed)
+	{
+		release(s);
+		return;
+	}
+	if (was == ST_DONE)
+		return;
+	if (was == ST_CONNECTING)
+	{
+		s->connect_failures++;
+		slog(s, "connection failed (%s): %s", ws_close_reason_name(reason), detail ? detail : "");
+		if (reason == WS_CLOSE_REFUSED_PRIVATE || s->connect_failures >= MAX_CONNECT_FAILURES)
+		{
+			finish(s, SYNC_END_CONNECT_FAILED);
+			return;
+		}
+	}
+	else
+	{
+		s->stats.reconnects++;
+		slog(s, "connection lost (%s): %s", ws_close_reason_name(reason), detail ? detail : "");
+		if (was == ST_REQ)
+			sync_window_answer(s->sw, false);
+		if (!sync_window_has_work(s->sw))
+		{
+			finish(s, sync_window_given_up(s->sw) ? SYNC_END_GIVEN_UP : SYNC_END_COMPLETE);
+			return;
+		}
+	}
+	s->state = ST_RECONNECT_WAIT;
+	s->reconnect_at_ms = net_clock_ms() + RECONNECT_DELAY_MS;
+}
+
+SyncSession *
+sync_session_new(WsLoop *loop, const SyncSessionConfig *config, nostr_pubkey_cache *cache)
+{
+	SyncSession *s = calloc(1, sizeof(SyncSession));
+	sync_window_config wc = {0};
+
+	if (s == NULL)
+		return NULL;
+	wc.start = config->start;
+	wc.end = config->end;
+	wc.limit = config->limit;
+	wc.kinds = config->kinds;
+	wc.kinds_count = config->kinds_count;
+	s->sw = sync_window_new(&wc);
+	s->url = strdup(config->url);
+	if (s->sw == NULL || s->url == NULL)
+	{
+		sync_window_free(s->sw);
+		free(s->url);
+		free(s);
+		return NULL;
+	}
+	s->loop = loop;
+	s->via_tor = config->via_tor;
+	s->request_timeout_ms = config->request_timeout_ms > 0 ? config->request_timeout_ms : 30000;
+	s->relay_timeout_ms = config->relay_timeout_ms > 0 ? config->relay_timeout_ms : 1800000;
+	s->max_message_size = config->max_message_size;
+	s->cache = cache;
+	s->state = ST_WAITING;
+	s->start_at_ms = net_clock_ms() + (config->stagger_ms > 0 ? config->stagger_ms : 0);
+	return s;
+}
+
+void
+sync_session_tick(SyncSession *s)
+{
+	int64_t		now = net_clock_ms();
+
+	if (s->state == ST_DONE)
+		return;
+	if (s->first_connect_ms && now - s->first_connect_ms > s->relay_timeout_ms)
+	{
+		slog(s, "relay budget of %d s spent", s->relay_timeout_ms / 1000);
+		finish(s, SYNC_END_RELAY_TIMEOUT);
+		return;
+	}
+	switch (s->state)
+	{
+		case ST_WAITING:
+			if (now >= s->start_at_ms)
+				connect_now(s);
+			break;
+		case ST_RECONNECT_WAIT:
+			if (now >= s->reconnect_at_ms)
+				connect_now(s);
+			break;
+		case ST_REQ:
+			if (now > s->deadline_ms)
+			{
+				s->stats.request_timeouts++;
+				slog(s, "no EOSE within %d ms", s->request_timeout_ms);
+				close_subscription(s);
+				request_ended(s, false);
+			}
+			break;
+		default:
+			break;
+	}
+}
+
+SyncSessionEnd
+sync_session_end(const SyncSession *s)
+{
+	return s->end;
+}
+
+const char *
+sync_session_end_name(SyncSessionEnd end)
+{
+	switch (end)
+	{
+		case SYNC_END_NONE:
+			return "running";
+		case SYNC_END_COMPLETE:
+			return "complete";
+		case SYNC_END_GIVEN_UP:
+			return "given_up";
+		case SYNC_END_CONNECT_FAILED:
+			return "connect_failed";
+		case SYNC_END_RELAY_TIMEOUT:
+			return "relay_timeout";
+		case SYNC_END_OUT_OF_MEMORY:
+			return "out_of_memory";
+	}
+	return "unknown";
+}
+
+const SyncEvent *
+sync_session_events(const SyncSession *s, size_t *count)
+{
+	*count = s->n_events;
+	return s->events;
+}
+
+int64_t
+sync_session_cursor(const SyncSession *s)
+{
+	return sync_window_cursor(s->sw);
+}
+
+void
+sync_session_clear_events(SyncSession *s)
+{
+	for (size_t i = 0; i < s->n_events; i++)
+	{
+		free(s->events[i].tags_json);
+		free(s->events[i].content);
+	}
+	s->n_events = 0;
+	/* keep the memory bounded by one batch, not by the largest burst ever seen */
+	if (s->cap_events > 4096)
+	{
+		free(s->events);
+		s->events = NULL;
+		s->cap_events = 0;
+	}
+}
+
+const SyncSessionStats *
+sync_session_stats(const SyncSession *s)
+{
+	return &s->stats;
+}
+
+const sync_window *
+sync_session_window(const SyncSession *s)
+{
+	return s->sw;
+}
+
+const char *
+sync_session_next_log(SyncSession *s)
+{
+	free(s->log_current);
+	s->log_current = NULL;
+	if (s->log_read < s->n_log)
+	{
+		s->log_current = s->log[s->log_read];
+		s->log[s->log_read++] = NULL;
+		return s->log_current;
+	}
+	s->n_log = 0;
+	s->log_read = 0;
+	if (s->log_dropped > 0)
+	{
+		char		buf[96];
+
+		snprintf(buf, sizeof(buf), "%lld more messages not shown", (long long) s->log_dropped);
+		s->log_dropped = 0;
+		s->log_current = strdup(buf);
+		return s->log_current;
+	}
+	return NULL;
+}
+
+void
+sync_session_free(SyncSession *s)
+{
+	if (s == NULL)
+		return;
+	s->freed = true;
+	if (s->conn)
+	{
+		if (!s->closing)
+			ws_close(s->conn);	/* released by on_close */
+	}
+	else
+		release(s);
+}

@@ -1,0 +1,103 @@
+/*
+ * sync_session.h: one relay's synchronization over a WebSocket (ws_client), driven by the pure
+ * window algorithm (nostr/sync_window). It sends the REQs the algorithm asks for, verifies every
+ * event (id and signature) as it arrives, feeds the answers back, enforces the request and relay
+ * timeouts, reconnects after a drop, and buffers the verified events for the caller to store.
+ * Everything runs inside ws_client callbacks, so nothing here may longjmp: no PostgreSQL headers,
+ * memory is malloc'd, problems are counted and queued as text for the caller to log.
+ */
+#ifndef BIGBROTR_NET_SYNC_SESSION_H
+#define BIGBROTR_NET_SYNC_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/ws_client.h"
+#include "nostr/event.h"
+#include "sync/sync_window.h"
+
+typedef struct SyncSession SyncSession;
+
+typedef struct SyncSessionConfig
+{
+	const char *url;			/* normalized ws:// or wss:// URL (copied) */
+	bool		via_tor;
+	int64_t		start;			/* the range to collect, Unix seconds, inclusive */
+	int64_t		end;
+	int64_t		limit;
+	const int32_t *kinds;		/* copied by the window algorithm; NULL: all */
+	size_t		kinds_count;
+	int			request_timeout_ms; /* per REQ (and per connection attempt) */
+	int			relay_timeout_ms;	/* the whole session, from its first connection */
+	int			stagger_ms;		/* wait this long before connecting */
+	size_t		max_message_size;
+} SyncSessionConfig;
+
+/* A verified event waiting to be stored; tags_json and content are malloc'd. */
+typedef struct SyncEvent
+{
+	uint8_t		id[32];
+	uint8_t		pubkey[32];
+	uint8_t		sig[64];
+	int64_t		created_at;
+	int32_t		kind;
+	char	   *tags_json;
+	char	   *content;
+} SyncEvent;
+
+typedef struct SyncSessionStats
+{
+	int64_t		events_received;	/* EVENT messages for our subscriptions */
+	int64_t		events_valid;
+	int64_t		events_invalid;		/* bad JSON, id or signature: dropped */
+	int64_t		events_unstorable;	/* valid but holding U+0000, which PostgreSQL cannot store */
+	int64_t		reconnects;
+	int64_t		request_timeouts;
+	int64_t		closed_by_relay;	/* CLOSED answers */
+	int64_t		notices;
+} SyncSessionStats;
+
+typedef enum SyncSessionEnd
+{
+	SYNC_END_NONE,				/* still running */
+	SYNC_END_COMPLETE,			/* the algorithm finished (maybe with shortfalls) */
+	SYNC_END_GIVEN_UP,			/* the algorithm gave up after failures in a row */
+	SYNC_END_CONNECT_FAILED,	/* could not connect, repeatedly */
+	SYNC_END_RELAY_TIMEOUT,		/* the per-relay budget ran out */
+	SYNC_END_OUT_OF_MEMORY
+} SyncSessionEnd;
+
+/* NULL on ENOMEM or a bad config. The session connects on its first tick after the stagger. */
+SyncSession *sync_session_new(WsLoop *loop, const SyncSessionConfig *config,
+							  nostr_pubkey_cache *cache);
+
+/* Starts connecting, times requests out, reconnects. Call after every ws_loop_run slice. */
+void		sync_session_tick(SyncSession *s);
+
+SyncSessionEnd sync_session_end(const SyncSession *s);
+const char *sync_session_end_name(SyncSessionEnd end);
+
+/*
+ * The buffered events, and the cursor they justify: every event of the range with created_at <=
+ * the cursor was received and is either in this buffer or was taken out before. Store the buffer
+ * and the cursor together, then clear the buffer.
+ */
+const SyncEvent *sync_session_events(const SyncSession *s, size_t *count);
+int64_t		sync_session_cursor(const SyncSession *s);
+void		sync_session_clear_events(SyncSession *s);
+
+const SyncSessionStats *sync_session_stats(const SyncSession *s);
+const sync_window *sync_session_window(const SyncSession *s);
+
+/* The next queued log line (NULL when none); valid until the next call. */
+const char *sync_session_next_log(SyncSession *s);
+
+/*
+ * Ends the session: closes the connection (its on_close still arrives in a later ws_loop_run, so
+ * the memory is released then, or at once when no connection is open). Buffered events are dropped:
+ * store them first.
+ */
+void		sync_session_free(SyncSession *s);
+
+#endif							/* BIGBROTR_NET_SYNC_SESSION_H */

@@ -1,0 +1,820 @@
+/*
+ * sync_window.c: the synchronizer's time-window algorithm (see sync_window.h for the rules and
+ * their proofs). Pending windows are a stack whose top is always the oldest, so the cursor is simply
+ * "just before the oldest window not yet complete", frozen below the first shortfall.
+ */
+#include "sync/sync_window.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_FAILURES 6
+
+typedef struct sw_item
+{
+	int64_t		since;
+	int64_t		until;
+	bool		has_kind;
+	int32_t		kind;
+	bool		has_author;
+	uint8_t		author[32];
+	bool		time_useless;	/* the relay ignores since/until: narrow, never split */
+	int			attempts;		/* failed requests for this very window */
+	/*
+	 * The answer (below the limit) this window was carved out of, and how many of its events fell
+	 * in this window: finding more here proves that answer was cut short by a silent cap.
+	 */
+	int64_t		parent_total;
+	int64_t		parent_same;
+} sw_item;
+
+typedef struct sw_record
+{
+	uint8_t		id[32];
+	uint8_t		pubkey[32];
+	int64_t		created_at;
+	int32_t		kind;
+	bool		valid;
+	bool		in_filter;
+} sw_record;
+
+typedef struct sw_answer
+{
+	sw_record  *recs;
+	size_t		n;
+	size_t		cap;
+	int64_t		total;			/* every message for the subscription, parseable or not */
+	int64_t		outside;		/* parsed events outside the asked filter */
+} sw_answer;
+
+typedef enum sw_phase
+{
+	PHASE_IDLE,					/* nothing asked: next() pops a window */
+	PHASE_MAIN,					/* the window itself was asked */
+	PHASE_FOLLOWUP				/* [since, oldest] of the main answer was asked */
+} sw_phase;
+
+struct sync_window
+{
+	int64_t		start;
+	int64_t		end;
+	int64_t		limit;
+	int32_t    *kinds;
+	size_t		kinds_count;
+	int			max_failures;
+
+	sw_item    *stack;
+	size_t		depth;
+	size_t		stack_cap;
+
+	sw_item		item;			/* the window in progress */
+	sw_phase	phase;
+	int64_t		followup_until;
+	int32_t		req_kind;		/* storage for a one-kind request */
+	sync_request req;			/* the request in flight */
+
+	sw_answer	cur;
+	sw_answer	prev;			/* the main answer while its follow-up is in flight */
+
+	int64_t		largest_answer; /* the relay's cap is at least this */
+	int			consecutive_failures;
+	bool		given_up;
+	bool		frozen;
+	int64_t		frozen_cursor;
+
+	sync_window_stats stats;
+	sync_shortfall shortfalls[SYNC_WINDOW_MAX_SHORTFALLS];
+	size_t		n_shortfalls;
+	bool		oom;
+};
+
+static bool
+push(sync_window *sw, const sw_item *it)
+{
+	if (sw->depth == sw->stack_cap)
+	{
+		size_t		ncap = sw->stack_cap ? sw->stack_cap * 2 : 64;
+		sw_item    *ns = realloc(sw->stack, ncap * sizeof(sw_item));
+
+		if (ns == NULL)
+		{
+			sw->oom = true;
+			return false;
+		}
+		sw->stack = ns;
+		sw->stack_cap = ncap;
+	}
+	sw->stack[sw->depth++] = *it;
+	return true;
+}
+
+sync_window *
+sync_window_new(const sync_window_config *config)
+{
+	sync_window *sw;
+
+	if (config == NULL || config->limit < 1)
+		return NULL;
+	sw = calloc(1, sizeof(sync_window));
+	if (sw == NULL)
+		return NULL;
+	sw->start = config->start;
+	sw->end = config->end;
+	sw->limit = config->limit;
+	sw->max_failures = config->max_failures > 0 ? config->max_failures : DEFAULT_MAX_FAILURES;
+	if (config->kinds && config->kinds_count > 0)
+	{
+		sw->kinds = malloc(config->kinds_count * sizeof(int32_t));
+		if (sw->kinds == NULL)
+		{
+			free(sw);
+			return NULL;
+		}
+		memcpy(sw->kinds, config->kinds, config->kinds_count * sizeof(int32_t));
+		sw->kinds_count = config->kinds_count;
+	}
+	if (sw->end >= sw->start)
+	{
+		sw_item		all = {0};
+
+		all.since = sw->start;
+		all.until = sw->end;
+		if (!push(sw, &all))
+		{
+			sync_window_free(sw);
+			return NULL;
+		}
+	}
+	return sw;
+}
+
+void
+sync_window_free(sync_window *sw)
+{
+	if (sw == NULL)
+		return;
+	free(sw->kinds);
+	free(sw->stack);
+	free(sw->cur.recs);
+	free(sw->prev.recs);
+	free(sw);
+}
+
+static bool
+base_kind_ok(const sync_window *sw, int32_t kind)
+{
+	if (sw->kinds_count == 0)
+		return true;
+	for (size_t i = 0; i < sw->kinds_count; i++)
+		if (sw->kinds[i] == kind)
+			return true;
+	return false;
+}
+
+static void
+build_request(sync_window *sw)
+{
+	sync_request *r = &sw->req;
+
+	memset(r, 0, sizeof(*r));
+	r->since = sw->item.since;
+	r->until = sw->phase == PHASE_FOLLOWUP ? sw->followup_until : sw->item.until;
+	r->limit = sw->limit;
+	if (sw->item.has_kind)
+	{
+		sw->req_kind = sw->item.kind;
+		r->kinds = &sw->req_kind;
+		r->kinds_count = 1;
+	}
+	else if (sw->kinds_count > 0)
+	{
+		r->kinds = sw->kinds;
+		r->kinds_count = sw->kinds_count;
+	}
+	r->has_author = sw->item.has_author;
+	if (r->has_author)
+		memcpy(r->author, sw->item.author, 32);
+	r->followup = sw->phase == PHASE_FOLLOWUP;
+	sw->cur.n = 0;
+	sw->cur.total = 0;
+	sw->cur.outside = 0;
+	sw->stats.requests++;
+	if (r->followup)
+		sw->stats.followups++;
+}
+
+bool
+sync_window_next(sync_window *sw, sync_request *out)
+{
+	if (sw->given_up || sw->oom)
+		return false;
+	if (sw->phase == PHASE_IDLE)
+	{
+		if (sw->depth == 0)
+			return false;
+		sw->item = sw->stack[--sw->depth];
+		sw->phase = PHASE_MAIN;
+	}
+	build_request(sw);
+	*out = sw->req;
+	return true;
+}
+
+static bool
+matches_request(const sync_window *sw, int64_t created_at, int32_t kind, const uint8_t pubkey[32])
+{
+	const sync_request *r = &sw->req;
+
+	if (created_at < r->since || created_at > r->until)
+		return false;
+	if (sw->item.has_kind ? kind != sw->item.kind : !base_kind_ok(sw, kind))
+		return false;
+	if (r->has_author && memcmp(pubkey, r->author, 32) != 0)
+		return false;
+	return true;
+}
+
+void
+sync_window_event(sync_window *sw, const uint8_t id[32], const uint8_t pubkey[32],
+				  int64_t created_at, int32_t kind, bool valid)
+{
+	sw_answer  *a = &sw->cur;
+	sw_record  *rec;
+
+	if (sw->phase == PHASE_IDLE)
+		return;
+	a->total++;
+	sw->stats.events_received++;
+	if (a->n == a->cap)
+	{
+		size_t		ncap = a->cap ? a->cap * 2 : 256;
+		sw_record  *nr = realloc(a->recs, ncap * sizeof(sw_record));
+
+		if (nr == NULL)
+		{
+			sw->oom = true;
+			return;
+		}
+		a->recs = nr;
+		a->cap = ncap;
+	}
+	rec = &a->recs[a->n++];
+	memcpy(rec->id, id, 32);
+	memcpy(rec->pubkey, pubkey, 32);
+	rec->created_at = created_at;
+	rec->kind = kind;
+	rec->valid = valid;
+	rec->in_filter = matches_request(sw, created_at, kind, pubkey);
+	if (!rec->in_filter)
+	{
+		a->outside++;
+		sw->stats.events_outside++;
+	}
+}
+
+void
+sync_window_unparsed(sync_window *sw)
+{
+	if (sw->phase == PHASE_IDLE)
+		return;
+	sw->cur.total++;
+	sw->stats.events_received++;
+}
+
+static void
+freeze(sync_window *sw, int64_t cursor)
+{
+	if (!sw->frozen || cursor < sw->frozen_cursor)
+		sw->frozen_cursor = cursor;
+	sw->frozen = true;
+}
+
+static void
+report_shortfall(sync_window *sw, sync_shortfall_reason reason, const sw_item *it, int64_t until,
+				 int64_t returned)
+{
+	sw->stats.shortfalls++;
+	if (sw->n_shortfalls < SYNC_WINDOW_MAX_SHORTFALLS)
+	{
+		sync_shortfall *s = &sw->shortfalls[sw->n_shortfalls++];
+
+		memset(s, 0, sizeof(*s));
+		s->reason = reason;
+		s->since = it->since;
+		s->until = until;
+		s->has_kind = it->has_kind;
+		s->kind = it->kind;
+		s->has_author = it->has_author;
+		memcpy(s->author, it->author, 32);
+		s->returned = returned;
+	}
+	freeze(sw, it->since - 1);
+}
+
+static void
+done_with_item(sync_window *sw)
+{
+	sw->phase = PHASE_IDLE;
+}
+
+/* Halves [since, until]; the older half ends on top of the stack. */
+static void
+split(sync_window *sw)
+{
+	sw_item		older = sw->item;
+	sw_item		newer = sw->item;
+	int64_t		mid = sw->item.since + (sw->item.until - sw->item.since) / 2;
+
+	older.until = mid;
+	newer.since = mid + 1;
+	older.attempts = newer.attempts = 0;
+	older.parent_total = newer.parent_total = 0;
+	sw->stats.splits++;
+	push(sw, &newer);
+	push(sw, &older);
+	done_with_item(sw);
+}
+
+#define NEAR_PIECES 16
+
+/*
+ * Splits a window whose answer was (or may have been) cut short. The answer's in-filter events span
+ * [oldest, until] with n events; up to NEAR_PIECES pieces just below until are sized from that density
+ * to hold about two thirds of an answer each, and whatever lies further back stays one piece (its
+ * density is unknown: history may be empty or crowded). Only the number of requests depends on the
+ * estimate; a piece that still overflows is split again, so correctness does not.
+ */
+static void
+split_by_density(sync_window *sw, int64_t oldest, int64_t n, int64_t cap)
+{
+	int64_t		width;
+	int64_t		hi = sw->item.until;
+	int			pieces = 0;
+	sw_item		it = sw->item;
+
+	if (n <= 0 || oldest <= sw->item.since || cap < 2)
+	{
+		split(sw);
+		return;
+	}
+	width = (int64_t) ((double) (sw->item.until - oldest + 1) * (double) (cap * 2 / 3) / (double) n);
+	if (width < 1)
+		width = 1;
+	if (width >= (sw->item.until - sw->item.since + 1) / 2)
+	{
+		split(sw);
+		return;
+	}
+	sw->stats.splits++;
+	it.attempts = 0;
+	it.parent_total = 0;
+	/* newest piece first, so the oldest ends on top of the stack */
+	while (hi >= sw->item.since && pieces < NEAR_PIECES)
+	{
+		it.until = hi;
+		it.since = hi - width + 1 < sw->item.since ? sw->item.since : hi - width + 1;
+		push(sw, &it);
+		pieces++;
+		hi = it.since - 1;
+	}
+	if (hi >= sw->item.since)
+	{
+		it.since = sw->item.since;
+		it.until = hi;
+		push(sw, &it);
+	}
+	done_with_item(sw);
+}
+
+/*
+ * The answer sat entirely on second o: isolate it. (o, until] is asked again rather than assumed
+ * empty, so nothing depends on the relay's selection here.
+ */
+static void
+split_around(sync_window *sw, int64_t o)
+{
+	sw_item		it = sw->item;
+	int64_t		total = sw->phase == PHASE_FOLLOWUP ? sw->prev.total : sw->cur.total;
+
+	it.attempts = 0;
+	it.parent_total = total < sw->limit ? total : 0;
+	it.parent_same = 0;			/* the answer had nothing outside second o */
+	sw->stats.splits++;
+	if (o < sw->item.until)
+	{
+		it.since = o + 1;
+		it.until = sw->item.until;
+		push(sw, &it);
+	}
+	it.since = o;
+	it.until = o;
+	it.parent_total = 0;
+	push(sw, &it);
+	it.parent_total = total < sw->limit ? total : 0;
+	if (o > sw->item.since)
+	{
+		it.since = sw->item.since;
+		it.until = o - 1;
+		push(sw, &it);
+	}
+	done_with_item(sw);
+}
+
+static int
+cmp_kind(const void *a, const void *b)
+{
+	int32_t		x = *(const int32_t *) a,
+				y = *(const int32_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+cmp_key32(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/* Collects distinct kinds (want_kind < 0) or distinct authors of one kind from the valid records. */
+static size_t
+distinct_values(sync_window *sw, const sw_answer *const *answers, int n_answers, bool authors,
+				int32_t of_kind, void **out)
+{
+	size_t		total = 0,
+				n = 0,
+				width = authors ? 32 : sizeof(int32_t);
+	uint8_t    *vals;
+
+	for (int a = 0; a < n_answers; a++)
+		total += answers[a]->n;
+	*out = NULL;
+	if (total == 0)
+		return 0;
+	vals = malloc(total * width);
+	if (vals == NULL)
+	{
+		sw->oom = true;
+		return 0;
+	}
+	for (int a = 0; a < n_answers; a++)
+		for (size_t i = 0; i < answers[a]->n; i++)
+		{
+			const sw_record *r = &answers[a]->recs[i];
+
+			if (!r->valid || !base_kind_ok(sw, r->kind))
+				continue;
+			if (authors)
+			{
+				if (r->kind != of_kind)
+					continue;
+				memcpy(vals + n * width, r->pubkey, 32);
+			}
+			else
+				memcpy(vals + n * width, &r->kind, sizeof(int32_t));
+			n++;
+		}
+	qsort(vals, n, width, authors ? cmp_key32 : cmp_kind);
+	{
+		size_t		u = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (u == 0 || memcmp(vals + (u - 1) * width, vals + i * width, width) != 0)
+				memmove(vals + (u++) * width, vals + i * width, width);
+		n = u;
+	}
+	*out = vals;
+	return n;
+}
+
+/* The window cannot be narrowed further: accept it when below the limit, else a shortfall. */
+static void
+leaf(sync_window *sw, bool likely_full, bool any_valid)
+{
+	/* A relay that ignores since/until gets no benefit of the doubt. */
+	if (likely_full || sw->item.time_useless)
+		report_shortfall(sw, any_valid ? SYNC_SHORTFALL_OVERFLOW : SYNC_SHORTFALL_NO_NARROWING,
+						 &sw->item, sw->item.until, sw->cur.total);
+	else
+		sw->stats.unproven++;
+	done_with_item(sw);
+}
+
+/* Events of the main answer that a narrowed child's filter would match. */
+static int64_t
+count_same(const sw_answer *a, const sw_item *child)
+{
+	int64_t		n = 0;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (a->recs[i].kind == child->kind &&
+			(!child->has_author || memcmp(a->recs[i].pubkey, child->author, 32) == 0))
+			n++;
+	return n;
+}
+
+/* Narrows the window by each kind seen, or, within one kind, by each author seen. */
+static void
+narrow(sync_window *sw, bool likely_full, bool time_useless, const sw_answer *const *answers,
+	   int n_answers)
+{
+	sw_item		child = sw->item;
+	void	   *vals;
+	size_t		n;
+
+	child.attempts = 0;
+	child.time_useless = sw->item.time_useless || time_useless;
+	sw->item.time_useless = child.time_useless;
+	child.parent_total = answers[0]->total < sw->limit ? answers[0]->total : 0;
+	if (!sw->item.has_kind)
+	{
+		n = distinct_values(sw, answers, n_answers, false, 0, &vals);
+		if (n == 0)
+		{
+			free(vals);
+			leaf(sw, likely_full, false);
+			return;
+		}
+		if (n > 1)
+		{
+			for (size_t i = 0; i < n; i++)
+			{
+				child.has_kind = true;
+				child.kind = ((int32_t *) vals)[i];
+				child.parent_same = count_same(answers[0], &child);
+				push(sw, &child);
+			}
+			free(vals);
+			sw->stats.narrowed++;
+			done_with_item(sw);
+			return;
+		}
+		/* One kind: asking for it alone would bring the same answer; go to its authors. */
+		sw->item.has_kind = true;
+		sw->item.kind = ((int32_t *) vals)[0];
+		child.has_kind = true;
+		child.kind = sw->item.kind;
+		free(vals);
+	}
+	if (!sw->item.has_author)
+	{
+		n = distinct_values(sw, answers, n_answers, true, sw->item.kind, &vals);
+		if (n > 1)
+		{
+			for (size_t i = 0; i < n; i++)
+			{
+				child.has_author = true;
+				memcpy(child.author, (uint8_t *) vals + i * 32, 32);
+				child.parent_same = count_same(answers[0], &child);
+				push(sw, &child);
+			}
+			free(vals);
+			sw->stats.narrowed++;
+			done_with_item(sw);
+			return;
+		}
+		if (n == 1)
+		{
+			sw->item.has_author = true;
+			memcpy(sw->item.author, vals, 32);
+		}
+		free(vals);
+		leaf(sw, likely_full, n == 1);
+		return;
+	}
+	leaf(sw, likely_full, true);
+}
+
+static void
+fail(sync_window *sw)
+{
+	bool		brought_events = sw->cur.total > 0;
+	bool		narrowed = sw->item.has_kind || sw->item.has_author || sw->item.time_useless;
+
+	sw->stats.failures++;
+	sw->consecutive_failures++;
+	if (sw->consecutive_failures >= sw->max_failures)
+	{
+		sw->item.attempts++;
+		report_shortfall(sw, SYNC_SHORTFALL_FAILED, &sw->item, sw->end, sw->cur.total);
+		sw->given_up = true;
+		sw->depth = 0;
+		done_with_item(sw);
+		return;
+	}
+	/* A drop after some events: smaller windows need fewer events and may get through. */
+	if (brought_events && !narrowed && sw->item.since < sw->item.until)
+	{
+		split(sw);
+		return;
+	}
+	sw->item.attempts++;
+	push(sw, &sw->item);
+	done_with_item(sw);
+}
+
+/* An answer of this size was cut short: the relay caps there (below the limit). */
+static void
+prove_cap(sync_window *sw, int64_t total)
+{
+	if (total > 0 && total < sw->limit && (sw->stats.proven_cap == 0 || total < sw->stats.proven_cap))
+		sw->stats.proven_cap = total;
+}
+
+static bool
+likely_full(const sync_window *sw, int64_t total)
+{
+	return total >= sw->limit || (sw->stats.proven_cap > 0 && total >= sw->stats.proven_cap);
+}
+
+static void
+digest_main(sync_window *sw)
+{
+	sw_answer  *a = &sw->cur;
+	int64_t		t = a->total;
+	int64_t		cap_before = sw->largest_answer;
+	bool		full = likely_full(sw, t);
+	const sw_answer *answers[1] = {a};
+	int64_t		oldest = INT64_MAX,
+				newest = INT64_MIN;
+
+	if (t > sw->largest_answer)
+		sw->largest_answer = t;
+	if (sw->item.parent_total > 0)
+	{
+		int64_t		in_filter = 0;
+
+		for (size_t i = 0; i < a->n; i++)
+			in_filter += a->recs[i].in_filter;
+		if (in_filter > sw->item.parent_same)
+		{
+			/* the parent answer lacked events it should have held: it was cut short */
+			prove_cap(sw, sw->item.parent_total);
+			full = likely_full(sw, t);
+		}
+	}
+	if (t == 0 || (!full && t < cap_before))
+	{
+		done_with_item(sw);
+		return;
+	}
+	if (a->outside > 0 || sw->item.since == sw->item.until || sw->item.has_kind ||
+		sw->item.has_author || sw->item.time_useless)
+	{
+		narrow(sw, full, a->outside > 0, answers, 1);
+		return;
+	}
+	for (size_t i = 0; i < a->n; i++)
+		if (a->recs[i].in_filter)
+		{
+			if (a->recs[i].created_at < oldest)
+				oldest = a->recs[i].created_at;
+			if (a->recs[i].created_at > newest)
+				newest = a->recs[i].created_at;
+		}
+	if (oldest == INT64_MAX)
+	{
+		split(sw);				/* nothing parseable to reason about */
+		return;
+	}
+	if (oldest == newest && (int64_t) a->n == t)
+	{
+		split_around(sw, oldest);
+		return;
+	}
+	if (full)
+	{
+		int64_t		n_in = 0;
+
+		for (size_t i = 0; i < a->n; i++)
+			n_in += a->recs[i].in_filter;
+		split_by_density(sw, oldest, n_in,
+						 sw->stats.proven_cap > 0 && sw->stats.proven_cap < sw->limit ? sw->stats.proven_cap : sw->limit);
+		return;
+	}
+	/* Below the limit but as large as anything seen: the relay may have a cap here. Prove it. */
+	{
+		sw_answer	tmp = sw->prev;
+
+		sw->prev = sw->cur;
+		sw->cur = tmp;
+		qsort(sw->prev.recs, sw->prev.n, sizeof(sw_record), cmp_key32);
+	}
+	sw->followup_until = oldest;
+	sw->phase = PHASE_FOLLOWUP;
+}
+
+static void
+digest_followup(sync_window *sw)
+{
+	sw_answer  *f = &sw->cur;
+	const sw_answer *r = &sw->prev;
+	int64_t		cap_before = sw->largest_answer;	/* >= the main answer's size */
+	int64_t		fresh = 0;
+	const sw_answer *answers[2] = {r, f};
+
+	if (f->total > sw->largest_answer)
+		sw->largest_answer = f->total;
+	if (f->outside > 0)
+	{
+		narrow(sw, false, true, answers, 2);
+		return;
+	}
+	for (size_t i = 0; i < f->n; i++)
+		if (f->recs[i].in_filter &&
+			bsearch(f->recs[i].id, r->recs, r->n, sizeof(sw_record), cmp_key32) == NULL)
+			fresh++;
+	if (fresh > 0)
+		prove_cap(sw, r->total);	/* the main answer was cut short */
+	if (f->total < cap_before)
+	{
+		done_with_item(sw);		/* [since, oldest] is all in hand; (oldest, until] was */
+		return;
+	}
+	if (fresh == 0)
+		split_around(sw, sw->followup_until);	/* the main answer sat on one second */
+	else
+		split_by_density(sw, sw->followup_until, r->total, r->total);
+}
+
+void
+sync_window_answer(sync_window *sw, bool eose)
+{
+	if (sw->phase == PHASE_IDLE || sw->oom)
+		return;
+	if (!eose)
+	{
+		sw->phase = PHASE_MAIN;
+		fail(sw);
+		return;
+	}
+	sw->consecutive_failures = 0;
+	if (sw->phase == PHASE_MAIN)
+		digest_main(sw);
+	else
+		digest_followup(sw);
+}
+
+int64_t
+sync_window_cursor(const sync_window *sw)
+{
+	int64_t		c;
+
+	if (sw->phase != PHASE_IDLE)
+		c = sw->item.since - 1;
+	else if (sw->depth > 0)
+		c = sw->stack[sw->depth - 1].since - 1;
+	else
+		c = sw->end;
+	if (sw->oom)
+		c = sw->start - 1;		/* a window may have been lost: prove nothing */
+	if (sw->frozen && sw->frozen_cursor < c)
+		c = sw->frozen_cursor;
+	if (c < sw->start - 1)
+		c = sw->start - 1;
+	return c;
+}
+
+bool
+sync_window_given_up(const sync_window *sw)
+{
+	return sw->given_up || sw->oom;
+}
+
+bool
+sync_window_has_work(const sync_window *sw)
+{
+	return !sw->given_up && !sw->oom && (sw->phase != PHASE_IDLE || sw->depth > 0);
+}
+
+const sync_window_stats *
+sync_window_get_stats(const sync_window *sw)
+{
+	return &sw->stats;
+}
+
+size_t
+sync_window_shortfall_count(const sync_window *sw)
+{
+	return sw->n_shortfalls;
+}
+
+const sync_shortfall *
+sync_window_shortfall_at(const sync_window *sw, size_t i)
+{
+	return i < sw->n_shortfalls ? &sw->shortfalls[i] : NULL;
+}
+
+const char *
+sync_shortfall_reason_name(sync_shortfall_reason reason)
+{
+	switch (reason)
+	{
+		case SYNC_SHORTFALL_OVERFLOW:
+			return "overflow";
+		case SYNC_SHORTFALL_NO_NARROWING:
+			return "no_narrowing";
+		case SYNC_SHORTFALL_FAILED:
+			return "failed";
+	}
+	return "unknown";
+}
