@@ -300,10 +300,10 @@ build_tags(const nostr_json_doc *doc, size_t tags_idx, nostr_event *ev, nostr_er
 }
 
 static int
-parse_fields(nostr_json_doc *doc, nostr_event *ev, nostr_error *err)
+parse_fields(nostr_json_doc *doc, size_t root_index, nostr_event *ev, nostr_error *err)
 {
 	size_t		where[F_COUNT];
-	const nostr_json_node *root = &doc->nodes[0];
+	const nostr_json_node *root = &doc->nodes[root_index];
 	size_t		c;
 	uint32_t	i;
 	int			f,
@@ -315,7 +315,7 @@ parse_fields(nostr_json_doc *doc, nostr_event *ev, nostr_error *err)
 							   nostr_json_type_name(root->type, true));
 	for (f = 0; f < F_COUNT; f++)
 		where[f] = 0;
-	for (i = 0, c = 1; i < root->count; i++, c = doc->nodes[c].next)
+	for (i = 0, c = nostr_json_first(doc, root_index); i < root->count; i++, c = doc->nodes[c].next)
 	{
 		f = field_of(&doc->nodes[c]);
 		if (f < 0)
@@ -348,11 +348,37 @@ parse_fields(nostr_json_doc *doc, nostr_event *ev, nostr_error *err)
 }
 
 int
+nostr_event_from_json(nostr_json_doc *doc, size_t node, nostr_event *out, nostr_error *err)
+{
+	event_priv *p;
+	int			rc;
+
+	memset(out, 0, sizeof(*out));
+	p = priv_new();
+	if (!p)
+		return nostr_error_set(err, NOSTR_ERR_NO_MEMORY, "out of memory");
+	out->priv = p;
+	rc = parse_fields(doc, node, out, err);
+	if (rc == NOSTR_OK)
+		rc = refresh_tags_json(out, err);
+	if (rc == NOSTR_OK && !priv_own(p, doc->strings))
+		rc = nostr_error_set(err, NOSTR_ERR_NO_MEMORY, "out of memory");
+	if (rc != NOSTR_OK)
+	{
+		nostr_event_free(out);
+		return rc;
+	}
+	/* The event now owns the decoded strings its fields point into. */
+	doc->strings = NULL;
+	nostr_error_clear(err);
+	return NOSTR_OK;
+}
+
+int
 nostr_event_parse(const char *json, size_t len, size_t max_size, nostr_event *out,
 				  nostr_error *err)
 {
 	nostr_json_doc doc;
-	event_priv *p;
 	int			rc;
 
 	memset(out, 0, sizeof(*out));
@@ -363,27 +389,9 @@ nostr_event_parse(const char *json, size_t len, size_t max_size, nostr_event *ou
 	rc = nostr_json_parse(json, len, 32, &doc, err);
 	if (rc != NOSTR_OK)
 		return rc;
-	p = priv_new();
-	if (!p || !priv_own(p, doc.strings))
-	{
-		free(p);
-		nostr_json_free(&doc);
-		return nostr_error_set(err, NOSTR_ERR_NO_MEMORY, "out of memory");
-	}
-	/* The event now owns the decoded strings its fields point into. */
-	doc.strings = NULL;
-	out->priv = p;
-	rc = parse_fields(&doc, out, err);
+	rc = nostr_event_from_json(&doc, 0, out, err);
 	nostr_json_free(&doc);
-	if (rc == NOSTR_OK)
-		rc = refresh_tags_json(out, err);
-	if (rc != NOSTR_OK)
-	{
-		nostr_event_free(out);
-		return rc;
-	}
-	nostr_error_clear(err);
-	return NOSTR_OK;
+	return rc;
 }
 
 /* ---- verification ---- */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "nostr/error.h"
+#include "nostr/json.h"
 
 /* A UTF-8 string with its length; also NUL-terminated, but may contain NUL (from \u0000). */
 typedef struct nostr_str
@@ -65,6 +66,15 @@ typedef struct nostr_event
  */
 int			nostr_event_parse(const char *json, size_t len, size_t max_size,
 							  nostr_event *out, nostr_error *err);
+
+/*
+ * The same from the object at doc->nodes[node] of an already parsed document (an EVENT message's
+ * third element), so a message is parsed once. On success the event takes doc->strings (set to
+ * NULL: strings of the rest of the document stay valid while the event lives); on failure *out is
+ * zeroed and the document is untouched.
+ */
+int			nostr_event_from_json(nostr_json_doc *doc, size_t node, nostr_event *out,
+								  nostr_error *err);
 
 /* Frees what the event owns and zeroes it. NULL and zeroed events are fine. */
 void		nostr_event_free(nostr_event *ev);

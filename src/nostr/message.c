@@ -45,6 +45,7 @@ nostr_relay_msg_free(nostr_relay_msg *msg)
 {
 	if (!msg)
 		return;
+	nostr_event_free(&msg->event);
 	free(msg->priv);
 	memset(msg, 0, sizeof(*msg));
 }
@@ -73,9 +74,10 @@ bad(nostr_error *err, const char *label, const char *why)
 	return nostr_error_set(err, NOSTR_ERR_BAD_MESSAGE, "%s: %s", label, why);
 }
 
+/* Fills out from the array's items; for EVENT, *event_node is the event object's node. */
 static int
 fill(const char *text, const nostr_json_doc *doc, nostr_relay_msg *out, const char *label,
-	 nostr_error *err)
+	 size_t *event_node, nostr_error *err)
 {
 	const nostr_json_node *nodes = doc->nodes;
 	const nostr_json_node *items[4];
@@ -106,6 +108,7 @@ fill(const char *text, const nostr_json_doc *doc, nostr_relay_msg *out, const ch
 				return bad(err, label, "event is not an object");
 			out->event_json = text + items[2]->src_start;
 			out->event_json_len = items[2]->src_end - items[2]->src_start;
+			*event_node = (size_t) (items[2] - nodes);
 			break;
 		case NOSTR_MSG_EOSE:
 			break;
@@ -176,6 +179,7 @@ nostr_relay_msg_parse(const char *text, size_t len, size_t max_size, nostr_relay
 	nostr_json_doc doc;
 	const nostr_json_node *label;
 	size_t		i;
+	size_t		event_node = 0;
 	int			rc;
 
 	memset(out, 0, sizeof(*out));
@@ -217,14 +221,28 @@ nostr_relay_msg_parse(const char *text, size_t len, size_t max_size, nostr_relay
 		return rc;
 	}
 	out->type = msg_shapes[i].type;
-	rc = fill(text, &doc, out, msg_shapes[i].label, err);
+	rc = fill(text, &doc, out, msg_shapes[i].label, &event_node, err);
 	if (rc != NOSTR_OK)
 	{
 		nostr_json_free(&doc);
 		memset(out, 0, sizeof(*out));
 		return rc;
 	}
-	/* The decoded strings the message points into now belong to it. */
+	if (out->type == NOSTR_MSG_EVENT)
+	{
+		nostr_error_clear(&out->event_error);
+		out->event_status = nostr_event_from_json(&doc, event_node, &out->event, &out->event_error);
+		if (out->event_status == NOSTR_ERR_NO_MEMORY)
+		{
+			nostr_json_free(&doc);
+			memset(out, 0, sizeof(*out));
+			return nostr_error_set(err, NOSTR_ERR_NO_MEMORY, "out of memory");
+		}
+	}
+	/*
+	 * The decoded strings the message points into now belong to it, or to its event when the event
+	 * took them (doc.strings is NULL then), which the message frees with it.
+	 */
 	out->priv = doc.strings;
 	doc.strings = NULL;
 	nostr_json_free(&doc);

@@ -3,8 +3,9 @@
  *
  * Parsing relay->client messages trusts nothing: the whole message must be strict JSON of the
  * documented shape, else NOSTR_ERR_BAD_MESSAGE (or NOSTR_ERR_UNKNOWN_MESSAGE for a well-formed
- * array with an unknown label). For EVENT only the span of the event object is returned; the
- * caller parses and verifies it with nostr_event_parse_verify.
+ * array with an unknown label). For EVENT the event object is read from the same parse (never
+ * parsed twice): a malformed event leaves the message well-formed, with event_status saying why;
+ * the caller verifies the event (nostr_event_verify_cached).
  *
  * Building client->relay messages returns malloc'd NUL-terminated JSON text (free() it).
  */
@@ -40,6 +41,13 @@ typedef struct nostr_relay_msg
 	/* EVENT: the event object's JSON text, pointing INTO the parsed input (not copied). */
 	const char *event_json;
 	size_t		event_json_len;
+	/*
+	 * EVENT: NOSTR_OK and the parsed (not yet verified) event, owned by the message; or the
+	 * reason the event object is not an event (event is then zeroed, event_error says why).
+	 */
+	int			event_status;
+	nostr_event event;
+	nostr_error event_error;
 	/* CLOSED, NOTICE, OK: the decoded human message (NUL-terminated); "" if absent. */
 	const char *message;
 	size_t		message_len;

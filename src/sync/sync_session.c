@@ -246,44 +246,43 @@ buffer_event(SyncSession *s, const nostr_event *ev)
 	return true;
 }
 
+/* An EVENT message's event (parsed with the message: nostr_relay_msg.event). */
 static void
 take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 {
-	nostr_event ev;
+	const nostr_event *ev = &msg->event;
 	nostr_error err;
 	bool		valid;
 
 	s->stats.events_received++;
-	if (nostr_event_parse(msg->event_json, msg->event_json_len, s->max_message_size, &ev, &err) != NOSTR_OK)
+	if (msg->event_status != NOSTR_OK)
 	{
 		s->stats.events_invalid++;
 		if (s->stats.events_invalid <= 3)
-			slog(s, "dropped an unparseable event: %s", err.message);
+			slog(s, "dropped an unparseable event: %s", msg->event_error.message);
 		if (current)
 			sync_window_unparsed(s->sw);
-		nostr_event_free(&ev);
 		return;
 	}
-	valid = nostr_event_verify_cached(&ev, s->cache, &err) == NOSTR_OK;
+	valid = nostr_event_verify_cached(ev, s->cache, &err) == NOSTR_OK;
 	if (current)
-		sync_window_event(s->sw, ev.id, ev.pubkey, ev.created_at, ev.kind, valid);
+		sync_window_event(s->sw, ev->id, ev->pubkey, ev->created_at, ev->kind, valid);
 	if (!valid)
 	{
 		s->stats.events_invalid++;
 		if (s->stats.events_invalid <= 3)
 			slog(s, "dropped an invalid event (%s): %s", nostr_reason_code(err.code), err.message);
 	}
-	else if (nostr_event_has_nul(&ev))
+	else if (nostr_event_has_nul(ev))
 	{
 		s->stats.events_unstorable++;
 		slog(s, "valid event created_at %lld holds U+0000, which PostgreSQL cannot store: skipped",
-			 (long long) ev.created_at);
+			 (long long) ev->created_at);
 	}
-	else if (!buffer_event(s, &ev))
+	else if (!buffer_event(s, ev))
 		finish(s, SYNC_END_OUT_OF_MEMORY);
 	else
 		s->stats.events_valid++;
-	nostr_event_free(&ev);
 }
 
 static void

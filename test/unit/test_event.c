@@ -3,11 +3,13 @@
  * byte, ids and signatures must verify), the malformed/tampered corpus with its expected reason
  * codes, size limits, and full-JSON round trips.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nostr/event.h"
 #include "nostr/json.h"
+#include "nostr/message.h"
 #include "tap.h"
 
 static void
@@ -64,6 +66,25 @@ valid_fixtures(void)
 				  "to_json round trip verifies: %s", doc.nodes[no].str);
 			nostr_event_free(&again);
 			free(json);
+			{
+				/* The same event inside an EVENT message: read in the message's one parse. */
+				size_t		elen = doc.nodes[e].src_end - doc.nodes[e].src_start;
+				char	   *msg_text = malloc(elen + 32);
+				nostr_relay_msg msg;
+				size_t		mlen;
+
+				mlen = (size_t) sprintf(msg_text, "[\"EVENT\",\"sub-1\",%.*s]", (int) elen,
+										line + doc.nodes[e].src_start);
+				CHECK(nostr_relay_msg_parse(msg_text, mlen, 0, &msg, &err) == NOSTR_OK &&
+					  msg.event_status == NOSTR_OK && strcmp(msg.sub_id, "sub-1") == 0 &&
+					  memcmp(msg.event.id, ev.id, 32) == 0 && strcmp(msg.event.tags_json, ev.tags_json) == 0 &&
+					  msg.event.content_len == ev.content_len &&
+					  memcmp(msg.event.content, ev.content, ev.content_len) == 0 &&
+					  nostr_event_verify_cached(&msg.event, cache, &err) == NOSTR_OK,
+					  "EVENT message carries the same verified event: %s", doc.nodes[no].str);
+				nostr_relay_msg_free(&msg);
+				free(msg_text);
+			}
 			if (strcmp(doc.nodes[no].str, "every control char 0x00-0x1f") == 0)
 				CHECK(nostr_event_has_nul(&ev) && ev.content_len == 32, "content with U+0000 flagged");
 			if (strcmp(doc.nodes[no].str, "empty content and tags") == 0)

@@ -36,6 +36,13 @@ parsing(void)
 		  m.event_json_len == strlen("{\"id\":\"x\",\"tags\":[[\"a\"]]}") &&
 		  memcmp(m.event_json, "{\"id\":\"x\",\"tags\":[[\"a\"]]}", m.event_json_len) == 0 &&
 		  m.event_json >= ev && m.event_json < ev + strlen(ev), "EVENT: sub id and raw event span");
+	CHECK(m.event_status == NOSTR_ERR_BAD_FIELD || m.event_status == NOSTR_ERR_MISSING_FIELD,
+		  "EVENT with a malformed event: the message stands, the event is refused (%s: %s)",
+		  nostr_reason_code(m.event_status), m.event_error.message);
+	nostr_relay_msg_free(&m);
+	CHECK(parse("[\"EVENT\",\"s\",{\"id\":\"00\",\"id\":\"11\"}]", &m) == NOSTR_OK &&
+		  m.event_status == NOSTR_ERR_DUPLICATE_FIELD && m.event.priv == NULL && strcmp(m.sub_id, "s") == 0,
+		  "EVENT with a duplicate field: reason kept, event zeroed, sub id still readable");
 	nostr_relay_msg_free(&m);
 	CHECK(parse("[\"EOSE\",\"s1\"]", &m) == NOSTR_OK && m.type == NOSTR_MSG_EOSE && strcmp(m.sub_id, "s1") == 0, "EOSE");
 	nostr_relay_msg_free(&m);

@@ -1,13 +1,14 @@
 /*
- * json_urls.c: semantic actions over pg_parse_json that collect top-level array strings or
- * top-level object keys, and reject any other top-level shape with a clear message.
+ * json_urls.c: collects the top-level array strings or top-level object keys of untrusted JSON
+ * with the nostr layer's strict parser (nostr/json.c: one reader for everything that comes from
+ * the network, whose memory is released on every path), and rejects any other top-level shape with
+ * a clear message.
  */
 #include "postgres.h"
 
-#include "common/jsonapi.h"
-#include "mb/pg_wchar.h"
 #include "utils/memutils.h"
 
+#include "nostr/json.h"
 #include "services/finder/json_urls.h"
 
 typedef enum Want
@@ -16,88 +17,41 @@ typedef enum Want
 	WANT_OBJECT
 } Want;
 
-typedef struct CollectState
+/*
+ * Copies the wanted items of a parsed document into a List. Array elements that are not strings,
+ * and strings holding U+0000 (no URL does), are counted in *others when it is not NULL.
+ */
+static List *
+collect_items(const nostr_json_doc *doc, Want want, int *others)
 {
-	Want		want;
-	int			depth;
-	const char *top;			/* the top-level value's type, once seen */
-	List	   *items;
-	int			others;
-} CollectState;
+	const nostr_json_node *root = &doc->nodes[0];
+	List	   *items = NIL;
+	size_t		child = nostr_json_first(doc, 0);
 
-static void
-note_top(CollectState *st, const char *type)
-{
-	if (st->depth == 0 && st->top == NULL)
-		st->top = type;
-}
-
-static void
-on_object_start(void *state)
-{
-	CollectState *st = state;
-
-	note_top(st, "object");
-	if (st->want == WANT_ARRAY && st->depth == 1)
-		st->others++;
-	st->depth++;
-}
-
-static void
-on_array_start(void *state)
-{
-	CollectState *st = state;
-
-	note_top(st, "array");
-	if (st->want == WANT_ARRAY && st->depth == 1)
-		st->others++;
-	st->depth++;
-}
-
-static void
-on_end(void *state)
-{
-	((CollectState *) state)->depth--;
-}
-
-static void
-on_object_field_start(void *state, char *fname, bool isnull)
-{
-	CollectState *st = state;
-
-	if (st->want == WANT_OBJECT && st->depth == 1 && st->top && strcmp(st->top, "object") == 0)
-		st->items = lappend(st->items, pstrdup(fname));
-}
-
-static void
-on_scalar(void *state, char *token, JsonTokenType tokentype)
-{
-	CollectState *st = state;
-
-	if (st->depth == 0)
+	for (uint32_t i = 0; i < root->count; i++, child = doc->nodes[child].next)
 	{
-		note_top(st, tokentype == JSON_TOKEN_STRING ? "string" :
-				 tokentype == JSON_TOKEN_NUMBER ? "number" :
-				 tokentype == JSON_TOKEN_NULL ? "null" : "boolean");
-		return;
-	}
-	if (st->want == WANT_ARRAY && st->depth == 1 && strcmp(st->top, "array") == 0)
-	{
-		if (tokentype == JSON_TOKEN_STRING)
-			st->items = lappend(st->items, pstrdup(token));
+		const nostr_json_node *node = &doc->nodes[child];
+		const char *text = want == WANT_ARRAY ? node->str : node->key;
+		size_t		len = want == WANT_ARRAY ? node->len : node->key_len;
+
+		if ((want == WANT_ARRAY && node->type != NOSTR_JSON_STRING) || memchr(text, '\0', len) != NULL)
+		{
+			if (others)
+				(*others)++;
+		}
 		else
-			st->others++;
+			items = lappend(items, pnstrdup(text, len));
 	}
+	return items;
 }
 
 static char *
 collect(const char *json, size_t len, Want want, List **items, int *others)
 {
-	CollectState st;
-	JsonSemAction sem;
-	JsonLexContext *lex;
-	JsonParseErrorType rc;
-	const char *wanted = want == WANT_ARRAY ? "array" : "object";
+	const nostr_json_type wanted = want == WANT_ARRAY ? NOSTR_JSON_ARRAY : NOSTR_JSON_OBJECT;
+	nostr_json_doc doc;
+	nostr_error err;
+	char	   *volatile problem = NULL;
 
 	*items = NIL;
 	if (others)
@@ -106,37 +60,25 @@ collect(const char *json, size_t len, Want want, List **items, int *others)
 		return psprintf("JSON text of %zu bytes is too large", len);
 	if (memchr(json, '\0', len) != NULL)
 		return pstrdup("text contains a NUL byte");
-	if (!pg_verify_mbstr(PG_UTF8, json, (int) len, true))
-		return pstrdup("text is not valid UTF-8");
 
-	memset(&st, 0, sizeof(st));
-	st.want = want;
-	memset(&sem, 0, sizeof(sem));
-	sem.semstate = &st;
-	sem.object_start = on_object_start;
-	sem.object_end = on_end;
-	sem.array_start = on_array_start;
-	sem.array_end = on_end;
-	sem.object_field_start = on_object_field_start;
-	sem.scalar = on_scalar;
-
-	lex = makeJsonLexContextCstringLen(unconstify(char *, json), (int) len, PG_UTF8, true);
-	rc = pg_parse_json(lex, &sem);
-	if (rc != JSON_SUCCESS)
+	nostr_error_clear(&err);
+	if (nostr_json_parse(json, len, 0, &doc, &err) != NOSTR_OK)
+		return psprintf("not valid JSON: %s", err.message);
+	/* The document is malloc'd: freed whatever happens, an out-of-memory ERROR included. */
+	PG_TRY();
 	{
-		list_free_deep(st.items);
-		return psprintf("not valid JSON: %s", json_errdetail(rc, lex));
+		if (doc.nodes[0].type != wanted)
+			problem = psprintf("expected a JSON %s, got %s", nostr_json_type_name(wanted, false),
+							   nostr_json_type_name(doc.nodes[0].type, true));
+		else
+			*items = collect_items(&doc, want, others);
 	}
-	if (st.top == NULL || strcmp(st.top, wanted) != 0)
+	PG_FINALLY();
 	{
-		list_free_deep(st.items);
-		return psprintf("expected a JSON %s, got %s %s", wanted,
-						st.top && strchr("aeiou", st.top[0]) ? "an" : "a", st.top ? st.top : "nothing");
+		nostr_json_free(&doc);
 	}
-	*items = st.items;
-	if (others)
-		*others = st.others;
-	return NULL;
+	PG_END_TRY();
+	return problem;
 }
 
 char *
