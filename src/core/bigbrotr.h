@@ -79,7 +79,28 @@ void		service_reload_if_pending(void);
  */
 void		service_install_signal_handlers(void);
 
-/* ---- the service registry (service_registry.c) ---- */
+/* ---- surviving an ERROR (catch_error.c) ---- */
+
+/*
+ * Runs body(arg). When it raises an ERROR, the error is caught, the transaction aborted, the error
+ * state flushed and the caller's memory context restored; returns the message (palloc'd in the
+ * caller's context) for the caller to log and count, or NULL when body returned normally. With
+ * emit_report the error is also written to the server log as PostgreSQL reports it.
+ */
+char	   *bb_catch_error(void (*body) (void *arg), void *arg, bool emit_report);
+
+/* ---- background worker entries (worker_setup.c) ---- */
+struct BackgroundWorker;
+
+/*
+ * Fills *worker for a bigbrotr process: shared memory and a database connection, started after
+ * recovery, entry point function_name of this library, the given type and name, restart_time
+ * (seconds or BGW_NEVER_RESTART), and notifications to the registering process when dynamic.
+ */
+void		bb_worker_fill(struct BackgroundWorker *worker, const char *function_name, const char *type,
+						   const char *name, int restart_time);
+
+/* ---- the service registry (services/registry.c) ---- */
 typedef enum ServiceLifecycle
 {
 	SERVICE_ONE_SHOT,

@@ -2,8 +2,11 @@
  * launcher.c: the static background worker that keeps one dynamic worker running for each service a
  * user started. The wish to run lives in bigbrotr.service_control, so started services come back after
  * a server restart or a crash; bigbrotr_start/stop wake the launcher when their transaction commits.
- * Shared memory holds the launcher's latch and, per service, the pid of the worker that runs it: a
- * second worker for the same service refuses to start.
+ * Shared memory holds the launcher's latch and, per service, the pid and latch of the worker that
+ * runs it: a second worker for the same service refuses to start. A service is stopped through its
+ * BackgroundWorkerHandle (TerminateBackgroundWorker); a worker an earlier launcher started (this
+ * one has no handle for it, e.g. after the launcher itself was restarted) is asked through a stop
+ * flag in shared memory and its latch, which its loop checks like a SIGTERM.
  */
 #include "postgres.h"
 
@@ -36,6 +39,8 @@ typedef struct LauncherShared
 	slock_t		mutex;
 	Latch	   *launcher_latch;
 	pid_t		service_pids[BIGBROTR_MAX_SERVICES];
+	Latch	   *service_latches[BIGBROTR_MAX_SERVICES];
+	bool		stop_requested[BIGBROTR_MAX_SERVICES];
 } LauncherShared;
 
 static LauncherShared *shared = NULL;
@@ -70,17 +75,11 @@ launcher_register(void)
 	BackgroundWorker worker;
 
 	if (bigbrotr_services_count > BIGBROTR_MAX_SERVICES)
-		elog(ERROR, "bigbrotr: %d services registered, at most %d supported",
-			 bigbrotr_services_count, BIGBROTR_MAX_SERVICES);
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						errmsg("bigbrotr: %d services registered, at most %d supported",
+							   bigbrotr_services_count, BIGBROTR_MAX_SERVICES)));
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 10;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "bigbrotr");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "bigbrotr_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "bigbrotr launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "bigbrotr launcher");
+	bb_worker_fill(&worker, "bigbrotr_launcher_main", "bigbrotr launcher", "bigbrotr launcher", 10);
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -116,6 +115,8 @@ launcher_claim_service(int service_index)
 	if (shared->service_pids[service_index] == 0)
 	{
 		shared->service_pids[service_index] = MyProcPid;
+		shared->service_latches[service_index] = MyLatch;
+		shared->stop_requested[service_index] = false;
 		claimed = true;
 	}
 	SpinLockRelease(&shared->mutex);
@@ -127,8 +128,42 @@ launcher_release_service(int service_index)
 {
 	SpinLockAcquire(&shared->mutex);
 	if (shared->service_pids[service_index] == MyProcPid)
+	{
 		shared->service_pids[service_index] = 0;
+		shared->service_latches[service_index] = NULL;
+		shared->stop_requested[service_index] = false;
+	}
 	SpinLockRelease(&shared->mutex);
+}
+
+bool
+launcher_stop_requested(int service_index)
+{
+	bool		requested;
+
+	if (shared == NULL || service_index < 0)
+		return false;
+	SpinLockAcquire(&shared->mutex);
+	requested = shared->stop_requested[service_index] && shared->service_pids[service_index] == MyProcPid;
+	SpinLockRelease(&shared->mutex);
+	return requested;
+}
+
+/* For a worker this launcher has no handle of: raise its stop flag and wake it. */
+static void
+request_stop_through_shmem(int service_index)
+{
+	Latch	   *latch = NULL;
+
+	SpinLockAcquire(&shared->mutex);
+	if (shared->service_pids[service_index] != 0)
+	{
+		shared->stop_requested[service_index] = true;
+		latch = shared->service_latches[service_index];
+	}
+	SpinLockRelease(&shared->mutex);
+	if (latch)
+		SetLatch(latch);
 }
 
 static pid_t
@@ -175,18 +210,12 @@ start_service_worker(int index)
 {
 	const ServiceDefinition *svc = &bigbrotr_services_registry[index];
 	BackgroundWorker worker;
+	char		type[BGW_MAXLEN];
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "bigbrotr");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "bigbrotr_service_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "bigbrotr %s", svc->name);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "bigbrotr %s", svc->name);
+	snprintf(type, sizeof(type), "bigbrotr %s", svc->name);
+	bb_worker_fill(&worker, "bigbrotr_service_main", type, type, BGW_NEVER_RESTART);
 	strlcpy(worker.bgw_extra, svc->name, BGW_EXTRALEN);
 	worker.bgw_main_arg = Int32GetDatum(index);
-	worker.bgw_notify_pid = MyProcPid;
 
 	if (handles[index])
 	{
@@ -227,7 +256,10 @@ reconcile(const bool *wanted)
 		else if (!wanted[i] && running != 0)
 		{
 			bb_log(BB_INFO, "stopping service \"%s\" (pid %d)", bigbrotr_services_registry[i].name, (int) running);
-			kill(running, SIGTERM);
+			if (pending)
+				TerminateBackgroundWorker(handles[i]);
+			else
+				request_stop_through_shmem(i);
 		}
 	}
 }

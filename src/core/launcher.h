@@ -18,7 +18,11 @@ void		launcher_wakeup(void);
 
 PGDLLEXPORT void bigbrotr_launcher_main(Datum main_arg);
 
+/* A service worker claims its service at start (false: another worker runs it) and releases it. */
 bool		launcher_claim_service(int service_index);
 void		launcher_release_service(int service_index);
+
+/* True once the launcher asked this worker's service to stop without a handle (see launcher.c). */
+bool		launcher_stop_requested(int service_index);
 
 #endif							/* BIGBROTR_LAUNCHER_H */

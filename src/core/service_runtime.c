@@ -25,6 +25,7 @@
 #include "utils/wait_event.h"
 
 #include "core/bigbrotr.h"
+#include "core/json_writer.h"
 #include "core/launcher.h"
 
 #define SHUTDOWN_GRACE_MS 3000
@@ -51,10 +52,15 @@ handle_sigterm(SIGNAL_ARGS)
 	errno = save_errno;
 }
 
-/* After the grace period a SIGTERM becomes what die() would have made it: exit at the next check. */
+/*
+ * A stop the launcher requested through shared memory counts as a SIGTERM. After the grace period
+ * a SIGTERM becomes what die() would have made it: exit at the next check.
+ */
 static void
 escalate_shutdown_if_due(void)
 {
+	if (!got_sigterm && launcher_stop_requested(my_service_index))
+		got_sigterm = true;
 	if (!got_sigterm)
 		return;
 	if (sigterm_seen_at == 0)
@@ -155,49 +161,51 @@ static char *
 cycle_stats_json(ServiceCycle *cycle)
 {
 	StringInfoData buf;
+	JsonWriter	w;
 	ListCell   *lc;
 
 	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
+	json_writer_init(&w, &buf);
+	json_writer_begin_object(&w, NULL);
 	foreach(lc, cycle->stats)
 	{
 		CycleCounter *c = (CycleCounter *) lfirst(lc);
 
-		if (buf.len > 1)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, c->name);
-		appendStringInfo(&buf, ": " INT64_FORMAT, c->value);
+		json_writer_int(&w, c->name, c->value);
 	}
-	appendStringInfoChar(&buf, '}');
+	json_writer_end_object(&w);
 	return buf.data;
+}
+
+typedef struct StatusStatement
+{
+	const char *sql;
+	int			nargs;
+	Oid		   *types;
+	Datum	   *values;
+	const char *nulls;
+} StatusStatement;
+
+static void
+execute_status_statement(void *arg)
+{
+	StatusStatement *st = arg;
+
+	bb_tx_begin();
+	if (bb_extension_installed())
+		SPI_execute_with_args(st->sql, st->nargs, st->types, st->values, st->nulls, false, 0);
+	bb_tx_commit();
 }
 
 /* Runs one status statement in its own transaction; a failure here is logged, never fatal. */
 static void
 record_status(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
 {
-	MemoryContext ctx = CurrentMemoryContext;
+	StatusStatement st = {sql, nargs, types, values, nulls};
+	char	   *error = bb_catch_error(execute_status_statement, &st, false);
 
-	PG_TRY();
-	{
-		bb_tx_begin();
-		if (bb_extension_installed())
-			SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-		bb_tx_commit();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(ctx);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		bb_log(BB_WARNING, "could not record service status: %s", edata->message);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(ctx);
+	if (error)
+		bb_log(BB_WARNING, "could not record service status: %s", error);
 }
 
 static void
@@ -271,34 +279,36 @@ extension_ready(void)
 	return installed;
 }
 
+typedef struct CycleRun
+{
+	const ServiceDefinition *svc;
+	ServiceCycle *cycle;
+} CycleRun;
+
+/* The cycle allocates in its own context, reset after it. */
+static void
+run_cycle_body(void *arg)
+{
+	CycleRun   *run = arg;
+
+	MemoryContextSwitchTo(run->cycle->memory);
+	run->svc->run_cycle(run->cycle);
+	if (IsTransactionState())
+		ereport(ERROR, (errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+						errmsg("service \"%s\" left a transaction open at the end of its cycle",
+							   run->svc->name)));
+}
+
 static void
 run_one_cycle(const ServiceDefinition *svc, ServiceCycle *cycle, MemoryContext runtime_ctx)
 {
-	char	   *volatile error = NULL;
+	CycleRun	run = {svc, cycle};
+	char	   *error;
 	TimestampTz started = GetCurrentTimestamp();
 
 	record_cycle_start(svc);
-	MemoryContextSwitchTo(cycle->memory);
-	PG_TRY();
-	{
-		svc->run_cycle(cycle);
-		if (IsTransactionState())
-			elog(ERROR, "service \"%s\" left a transaction open at the end of its cycle", svc->name);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(runtime_ctx);
-		EmitErrorReport();
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		error = pstrdup(edata->message);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
 	MemoryContextSwitchTo(runtime_ctx);
+	error = bb_catch_error(run_cycle_body, &run, true);
 
 	{
 		long		secs;

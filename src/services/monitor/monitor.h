@@ -10,6 +10,8 @@
 
 #include "lib/stringinfo.h"
 
+#include "core/json_writer.h"
+
 #include "net/clock.h"
 #include "net/http_client.h"
 #include "net/ws_client.h"
@@ -86,6 +88,7 @@ void		monitor_check_release(MonitorCheck *check);
 typedef struct MonitorStore
 {
 	StringInfoData batch;		/* a JSON array being built */
+	JsonWriter	writer;			/* writes into batch */
 	int			n;
 	int			batch_size;
 	int64		written;

@@ -24,34 +24,41 @@ monitor_store_create(int batch_size)
 	return store;
 }
 
+/* A round-trip time in ms, or null when it was not measured (< 0). */
 static void
-append_rtt(StringInfo buf, const char *name, int rtt)
+write_rtt(JsonWriter *w, const char *name, int rtt)
 {
 	if (rtt < 0)
-		appendStringInfo(buf, ",\"%s\":null", name);
+		json_writer_null(w, name);
 	else
-		appendStringInfo(buf, ",\"%s\":%d", name, rtt);
+		json_writer_int(w, name, rtt);
 }
 
 void
 monitor_store_add(MonitorStore *store, const MonitorCheck *check)
 {
-	StringInfo	buf = &store->batch;
+	JsonWriter *w = &store->writer;
 
-	appendStringInfoString(buf, store->n == 0 ? "[" : ",");
-	appendStringInfoString(buf, "{\"relay_url\":");
-	escape_json(buf, check->url);
-	appendStringInfoString(buf, ",\"network\":");
-	escape_json(buf, check->network);
-	appendStringInfo(buf, ",\"inserted_at\":" INT64_FORMAT ",\"generated_at\":" INT64_FORMAT,
-					 check->inserted_at, check->generated_at);
-	appendStringInfo(buf, ",\"nip66\":{\"openable\":%s,\"readable\":%s,\"writable\":%s",
-					 check->openable ? "true" : "false", check->readable ? "true" : "false",
-					 check->writable ? "true" : "false");
-	append_rtt(buf, "rtt_open", check->rtt_open);
-	append_rtt(buf, "rtt_read", check->rtt_read);
-	append_rtt(buf, "rtt_write", check->rtt_write);
-	appendStringInfo(buf, "},\"nip11\":%s}", check->nip11_json ? check->nip11_json : "null");
+	if (store->n == 0)
+	{
+		json_writer_init(w, &store->batch);
+		json_writer_begin_array(w, NULL);
+	}
+	json_writer_begin_object(w, NULL);
+	json_writer_string(w, "relay_url", check->url);
+	json_writer_string(w, "network", check->network);
+	json_writer_int(w, "inserted_at", check->inserted_at);
+	json_writer_int(w, "generated_at", check->generated_at);
+	json_writer_begin_object(w, "nip66");
+	json_writer_bool(w, "openable", check->openable);
+	json_writer_bool(w, "readable", check->readable);
+	json_writer_bool(w, "writable", check->writable);
+	write_rtt(w, "rtt_open", check->rtt_open);
+	write_rtt(w, "rtt_read", check->rtt_read);
+	write_rtt(w, "rtt_write", check->rtt_write);
+	json_writer_end_object(w);
+	json_writer_raw(w, "nip11", check->nip11_json);
+	json_writer_end_object(w);
 	if (++store->n >= store->batch_size)
 		monitor_store_flush(store);
 }
@@ -65,7 +72,7 @@ monitor_store_flush(MonitorStore *store)
 
 	if (store->n == 0)
 		return;
-	appendStringInfoChar(&store->batch, ']');
+	json_writer_end_array(&store->writer);
 	bb_tx_begin();
 	values[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(store->batch.data));
 	bb_spi_run(&plan, "SELECT bigbrotr.insert_relay_metadata_batch($1)", 1, types, values, NULL, false);

@@ -21,6 +21,7 @@
 #include "utils/memutils.h"
 
 #include "core/bigbrotr.h"
+#include "core/json_writer.h"
 #include "net/clock.h"
 #include "services/common/net_setup.h"
 #include "nostr/hex.h"
@@ -52,37 +53,36 @@ drain_logs(Slot *slot)
 		bb_log(BB_INFO, "relay %s: %s", slot->claim.url, line);
 }
 
+static void
+store_slot_events(void *arg)
+{
+	Slot	   *slot = arg;
+	size_t		n;
+	const SyncEvent *events = sync_session_events(slot->session, &n);
+	int64		cursor = sync_session_cursor(slot->session);
+
+	slot->stored_new += sync_store_events(slot->claim.url, slot->claim.network, events, n, cursor,
+										  bb_unix_now());
+	slot->last_cursor = cursor;
+}
+
 /* Stores the session's buffered events with its cursor; a failure abandons the relay, not the worker. */
 static void
 flush(Slot *slot)
 {
 	size_t		n;
-	const SyncEvent *events = sync_session_events(slot->session, &n);
-	int64		cursor = sync_session_cursor(slot->session);
-	MemoryContext ctx = CurrentMemoryContext;
+	char	   *error;
 
-	if (slot->failed || (n == 0 && cursor == slot->last_cursor))
+	sync_session_events(slot->session, &n);
+	if (slot->failed || (n == 0 && sync_session_cursor(slot->session) == slot->last_cursor))
 		return;
-	PG_TRY();
+	error = bb_catch_error(store_slot_events, slot, false);
+	if (error)
 	{
-		slot->stored_new += sync_store_events(slot->claim.url, slot->claim.network, events, n, cursor,
-											  bb_unix_now());
-		slot->last_cursor = cursor;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(ctx);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
 		bb_log(BB_WARNING, "relay %s: storing %zu events failed, relay abandoned this cycle: %s",
-			   slot->claim.url, n, edata->message);
-		FreeErrorData(edata);
+			   slot->claim.url, n, error);
 		slot->failed = true;
 	}
-	PG_END_TRY();
 	sync_session_clear_events(slot->session);
 	slot->last_flush_ms = net_clock_ms();
 	sample_private_memory();
@@ -92,28 +92,61 @@ static char *
 shortfalls_json(const sync_window *sw)
 {
 	StringInfoData buf;
+	JsonWriter	w;
 
 	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '[');
+	json_writer_init(&w, &buf);
+	json_writer_begin_array(&w, NULL);
 	for (size_t i = 0; i < sync_window_shortfall_count(sw); i++)
 	{
 		const sync_shortfall *s = sync_window_shortfall_at(sw, i);
 
-		appendStringInfo(&buf, "%s{\"reason\": \"%s\", \"since\": " INT64_FORMAT ", \"until\": " INT64_FORMAT
-						 ", \"returned\": " INT64_FORMAT, i ? ", " : "", sync_shortfall_reason_name(s->reason),
-						 (int64) s->since, (int64) s->until, (int64) s->returned);
+		json_writer_begin_object(&w, NULL);
+		json_writer_string(&w, "reason", sync_shortfall_reason_name(s->reason));
+		json_writer_int(&w, "since", s->since);
+		json_writer_int(&w, "until", s->until);
+		json_writer_int(&w, "returned", s->returned);
 		if (s->has_kind)
-			appendStringInfo(&buf, ", \"kind\": %d", s->kind);
+			json_writer_int(&w, "kind", s->kind);
 		if (s->has_author)
 		{
 			char		hex[65];
 
 			nostr_hex_encode(s->author, 32, hex);
-			appendStringInfo(&buf, ", \"author\": \"%s\"", hex);
+			json_writer_string(&w, "author", hex);
 		}
-		appendStringInfoChar(&buf, '}');
+		json_writer_end_object(&w);
 	}
-	appendStringInfoChar(&buf, ']');
+	json_writer_end_array(&w);
+	return buf.data;
+}
+
+/* A relay's result for this cycle, as stored in its queue row and logged. */
+static char *
+relay_stats_json(const Slot *slot, const char *end_name)
+{
+	const SyncSessionStats *st = sync_session_stats(slot->session);
+	const sync_window_stats *ws = sync_window_get_stats(sync_session_window(slot->session));
+	StringInfoData buf;
+	JsonWriter	w;
+
+	initStringInfo(&buf);
+	json_writer_init(&w, &buf);
+	json_writer_begin_object(&w, NULL);
+	json_writer_string(&w, "end", end_name);
+	json_writer_int(&w, "events_received", st->events_received);
+	json_writer_int(&w, "events_valid", st->events_valid);
+	json_writer_int(&w, "events_invalid", st->events_invalid);
+	json_writer_int(&w, "events_unstorable", st->events_unstorable);
+	json_writer_int(&w, "events_new", slot->stored_new);
+	json_writer_int(&w, "requests", ws->requests);
+	json_writer_int(&w, "splits", ws->splits);
+	json_writer_int(&w, "narrowed", ws->narrowed);
+	json_writer_int(&w, "shortfalls", ws->shortfalls);
+	json_writer_int(&w, "unproven", ws->unproven);
+	json_writer_int(&w, "failures", ws->failures);
+	json_writer_int(&w, "cursor", slot->last_cursor);
+	json_writer_end_object(&w);
 	return buf.data;
 }
 
@@ -127,33 +160,29 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 	const sync_window *sw = sync_session_window(slot->session);
 	const sync_window_stats *ws = sync_window_get_stats(sw);
 	SyncSessionEnd end = sync_session_end(slot->session);
-	const char *end_name = slot->failed ? "store_failed" : stopping && end == SYNC_END_NONE ? "stopped" :
-		sync_session_end_name(end);
+	const char *end_name;
 	char	   *stats;
+	char	   *shortfalls;
 
+	/* The last flush first: when it fails, the relay's result must say so. */
 	flush(slot);
+	end_name = slot->failed ? "store_failed" : stopping && end == SYNC_END_NONE ? "stopped" :
+		sync_session_end_name(end);
 	drain_logs(slot);
 	worker_relays++;
 	worker_events += st->events_received;
-	stats = psprintf("{\"end\": \"%s\", \"events_received\": " INT64_FORMAT ", \"events_valid\": " INT64_FORMAT
-					 ", \"events_invalid\": " INT64_FORMAT ", \"events_unstorable\": " INT64_FORMAT
-					 ", \"events_new\": " INT64_FORMAT ", \"requests\": " INT64_FORMAT ", \"splits\": " INT64_FORMAT
-					 ", \"narrowed\": " INT64_FORMAT ", \"shortfalls\": " INT64_FORMAT ", \"unproven\": " INT64_FORMAT
-					 ", \"failures\": " INT64_FORMAT ", \"cursor\": " INT64_FORMAT "}",
-					 end_name, (int64) st->events_received, (int64) st->events_valid, (int64) st->events_invalid,
-					 (int64) st->events_unstorable, slot->stored_new, (int64) ws->requests, (int64) ws->splits,
-					 (int64) ws->narrowed, (int64) ws->shortfalls, (int64) ws->unproven, (int64) ws->failures,
-					 slot->last_cursor);
+	stats = relay_stats_json(slot, end_name);
+	shortfalls = shortfalls_json(sw);
 	if (ws->shortfalls > 0)
 		bb_log(BB_WARNING, "relay %s: %lld window(s) could not be collected completely: %s", slot->claim.url,
-			   (long long) ws->shortfalls, shortfalls_json(sw));
+			   (long long) ws->shortfalls, shortfalls);
 	if (st->events_invalid > 0)
 		bb_log(BB_WARNING, "relay %s: %lld invalid events dropped", slot->claim.url,
 			   (long long) st->events_invalid);
 	bb_log(end == SYNC_END_COMPLETE ? BB_INFO : BB_WARNING, "relay %s: %s", slot->claim.url, stats);
 	/* A stopped relay stays unfinished in the queue; the next cycle resumes from its cursor. */
 	if (!stopping || end != SYNC_END_NONE)
-		sync_store_finish(slot->claim.url, cycle, stats, shortfalls_json(sw));
+		sync_store_finish(slot->claim.url, cycle, stats, shortfalls);
 	sync_session_free(slot->session);
 	slot->session = NULL;
 }

@@ -12,10 +12,12 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "core/bigbrotr.h"
 #include "services/services.h"
@@ -193,17 +195,12 @@ start_worker(int64 cycle_id, int n)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+	char		name[BGW_MAXLEN];
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "bigbrotr");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "bigbrotr_sync_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "bigbrotr synchronizer worker %d", n);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "bigbrotr synchronizer worker");
+	snprintf(name, sizeof(name), "bigbrotr synchronizer worker %d", n);
+	bb_worker_fill(&worker, "bigbrotr_sync_worker_main", "bigbrotr synchronizer worker", name,
+				   BGW_NEVER_RESTART);
 	snprintf(worker.bgw_extra, BGW_EXTRALEN, INT64_FORMAT, cycle_id);
-	worker.bgw_notify_pid = MyProcPid;
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		return NULL;
 	return handle;
@@ -233,10 +230,12 @@ stop_workers(BackgroundWorkerHandle **handles, int n)
 	for (int i = 0; i < n; i++)
 		if (handles[i])
 			TerminateBackgroundWorker(handles[i]);
+	/* A worker that stops notifies us (bgw_notify_pid), which sets the latch. */
 	while (running_workers(handles, n) > 0 && GetCurrentTimestamp() < until)
 	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 50, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		pg_usleep(50 * 1000L);
 	}
 }
 
@@ -299,7 +298,8 @@ synchronizer_run_cycle(ServiceCycle *cycle)
 	}
 	service_cycle_set(cycle, "workers", started);
 	if (started == 0)
-		ereport(ERROR, (errmsg("could not start any synchronizer worker process"),
+		ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						errmsg("could not start any synchronizer worker process"),
 						errhint("Raise max_worker_processes.")));
 	for (;;)
 	{
