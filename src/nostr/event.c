@@ -168,16 +168,13 @@ nostr_event_serialize_canonical(const nostr_event *ev, size_t *len_out)
 static int
 hash_event(const nostr_event *ev, uint8_t out[32], nostr_error *err)
 {
-	nostr_buf	b;
+	size_t		len;
+	char	   *canonical = nostr_event_serialize_canonical(ev, &len);
 
-	nostr_buf_init(&b);
-	if (!write_canonical(&b, ev) || b.failed)
-	{
-		nostr_buf_free(&b);
+	if (canonical == NULL)
 		return nostr_error_set(err, NOSTR_ERR_NO_MEMORY, "out of memory serializing event");
-	}
-	SHA256((const unsigned char *) b.data, b.len, out);
-	nostr_buf_free(&b);
+	SHA256((const unsigned char *) canonical, len, out);
+	free(canonical);
 	return NOSTR_OK;
 }
 
@@ -495,12 +492,6 @@ nostr_event_verify_cached(const nostr_event *ev, nostr_pubkey_cache *cache, nost
 		return nostr_error_set(err, NOSTR_ERR_BAD_SIGNATURE, "sig: BIP-340 verification failed");
 	nostr_error_clear(err);
 	return NOSTR_OK;
-}
-
-int
-nostr_event_verify(const nostr_event *ev, nostr_error *err)
-{
-	return nostr_event_verify_cached(ev, NULL, err);
 }
 
 int

@@ -100,10 +100,9 @@ void		nostr_pubkey_cache_free(nostr_pubkey_cache *cache);
 
 /*
  * Checks sha256(canonical form) == id (NOSTR_ERR_ID_MISMATCH), that pubkey is a valid x-only key
- * (NOSTR_ERR_BAD_PUBKEY), and the BIP-340 signature over id (NOSTR_ERR_BAD_SIGNATURE).
+ * (NOSTR_ERR_BAD_PUBKEY), and the BIP-340 signature over id (NOSTR_ERR_BAD_SIGNATURE). cache is an
+ * optional pubkey cache (NULL = none).
  */
-int			nostr_event_verify(const nostr_event *ev, nostr_error *err);
-/* Same, with an optional pubkey cache (NULL = none). */
 int			nostr_event_verify_cached(const nostr_event *ev, nostr_pubkey_cache *cache,
 									  nostr_error *err);
 

@@ -64,35 +64,6 @@ nostr_pubkey_from_seckey(const uint8_t seckey[32], uint8_t pubkey[32], nostr_err
 }
 
 int
-nostr_pubkey_from_seckey_hex(const char *hex, size_t hex_len, uint8_t pubkey[32], nostr_error *err)
-{
-	uint8_t		sk[32];
-	int			rc = nostr_seckey_from_hex(hex, hex_len, sk, err);
-
-	if (rc == NOSTR_OK)
-		rc = nostr_pubkey_from_seckey(sk, pubkey, err);
-	OPENSSL_cleanse(sk, sizeof(sk));
-	return rc;
-}
-
-int
-nostr_seckey_generate(uint8_t seckey[32], nostr_error *err)
-{
-	int			tries;
-
-	/* A random 256-bit value is >= n with probability ~2^-128; loop anyway. */
-	for (tries = 0; tries < 16; tries++)
-	{
-		if (RAND_bytes(seckey, 32) != 1)
-			return nostr_error_set(err, NOSTR_ERR_INTERNAL, "RAND_bytes failed");
-		if (secp256k1_ec_seckey_verify(secp256k1_context_static, seckey))
-			return NOSTR_OK;
-	}
-	OPENSSL_cleanse(seckey, 32);
-	return nostr_error_set(err, NOSTR_ERR_INTERNAL, "could not draw a valid private key");
-}
-
-int
 nostr_event_sign(nostr_event *ev, const uint8_t seckey[32], nostr_error *err)
 {
 	secp256k1_context *ctx;

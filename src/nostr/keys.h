@@ -21,17 +21,10 @@ int			nostr_seckey_from_hex(const char *hex, size_t hex_len, uint8_t seckey[32],
 /* The BIP-340 x-only public key of a private key. NOSTR_ERR_BAD_KEY if out of range. */
 int			nostr_pubkey_from_seckey(const uint8_t seckey[32], uint8_t pubkey[32], nostr_error *err);
 
-/* Both steps at once: hex private key -> x-only public key. */
-int			nostr_pubkey_from_seckey_hex(const char *hex, size_t hex_len, uint8_t pubkey[32],
-										 nostr_error *err);
-
-/* Fills seckey with a fresh random valid private key from OpenSSL's RAND_bytes. */
-int			nostr_seckey_generate(uint8_t seckey[32], nostr_error *err);
-
 /*
  * Signs an event built with nostr_event_init/add_tag (or parsed): sets pubkey from seckey,
  * computes the id (refreshing tags_json) and the BIP-340 signature with 32 bytes of auxiliary
- * randomness from RAND_bytes. The result passes nostr_event_verify.
+ * randomness from RAND_bytes. The result passes nostr_event_verify_cached.
  */
 int			nostr_event_sign(nostr_event *ev, const uint8_t seckey[32], nostr_error *err);
 

@@ -29,17 +29,6 @@ static const struct
 	{"COUNT", NOSTR_MSG_COUNT, 3, 3},
 };
 
-const char *
-nostr_msg_type_name(nostr_msg_type type)
-{
-	size_t		i;
-
-	for (i = 0; i < sizeof(msg_shapes) / sizeof(msg_shapes[0]); i++)
-		if (msg_shapes[i].type == type)
-			return msg_shapes[i].label;
-	return "UNKNOWN";
-}
-
 void
 nostr_relay_msg_free(nostr_relay_msg *msg)
 {
@@ -423,13 +412,6 @@ nostr_build_req(const char *sub_id, const nostr_filter *filters, size_t n_filter
 }
 
 char *
-nostr_build_count(const char *sub_id, const nostr_filter *filters, size_t n_filters,
-				  size_t *len_out, nostr_error *err)
-{
-	return build_filters_msg("COUNT", sub_id, filters, n_filters, len_out, err);
-}
-
-char *
 nostr_build_close(const char *sub_id, size_t *len_out, nostr_error *err)
 {
 	nostr_buf	b;
@@ -443,8 +425,8 @@ nostr_build_close(const char *sub_id, size_t *len_out, nostr_error *err)
 	return finish(&b, len_out, err);
 }
 
-static char *
-build_event_msg(const char *label, const nostr_event *ev, size_t *len_out, nostr_error *err)
+char *
+nostr_build_event(const nostr_event *ev, size_t *len_out, nostr_error *err)
 {
 	nostr_buf	b;
 	size_t		n;
@@ -462,23 +444,9 @@ build_event_msg(const char *label, const nostr_event *ev, size_t *len_out, nostr
 		return NULL;
 	}
 	nostr_buf_init(&b);
-	nostr_buf_append(&b, "[\"", 2);
-	nostr_buf_append_str(&b, label);
-	nostr_buf_append(&b, "\",", 2);
+	nostr_buf_append_str(&b, "[\"EVENT\",");
 	nostr_buf_append(&b, json, n);
 	nostr_buf_putc(&b, ']');
 	free(json);
 	return finish(&b, len_out, err);
-}
-
-char *
-nostr_build_event(const nostr_event *ev, size_t *len_out, nostr_error *err)
-{
-	return build_event_msg("EVENT", ev, len_out, err);
-}
-
-char *
-nostr_build_auth(const nostr_event *ev, size_t *len_out, nostr_error *err)
-{
-	return build_event_msg("AUTH", ev, len_out, err);
 }

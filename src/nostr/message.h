@@ -73,7 +73,6 @@ typedef struct nostr_relay_msg
 int			nostr_relay_msg_parse(const char *text, size_t len, size_t max_size,
 								  nostr_relay_msg *out, nostr_error *err);
 void		nostr_relay_msg_free(nostr_relay_msg *msg);
-const char *nostr_msg_type_name(nostr_msg_type type);	/* "EVENT", "EOSE", ... */
 
 /* A "#<letter>" tag filter: values are NUL-terminated UTF-8 strings. */
 typedef struct nostr_tag_filter
@@ -109,14 +108,9 @@ typedef struct nostr_filter
 /* ["REQ", sub_id, filter...]. sub_id: 1..64 bytes of valid UTF-8. NULL + err on bad input. */
 char	   *nostr_build_req(const char *sub_id, const nostr_filter *filters, size_t n_filters,
 							size_t *len_out, nostr_error *err);
-/* ["COUNT", sub_id, filter...] (NIP-45). */
-char	   *nostr_build_count(const char *sub_id, const nostr_filter *filters, size_t n_filters,
-							  size_t *len_out, nostr_error *err);
 /* ["CLOSE", sub_id] */
 char	   *nostr_build_close(const char *sub_id, size_t *len_out, nostr_error *err);
 /* ["EVENT", {event}] */
 char	   *nostr_build_event(const nostr_event *ev, size_t *len_out, nostr_error *err);
-/* ["AUTH", {event}] (NIP-42: the signed kind 22242 event) */
-char	   *nostr_build_auth(const nostr_event *ev, size_t *len_out, nostr_error *err);
 
 #endif							/* BIGBROTR_NOSTR_MESSAGE_H */

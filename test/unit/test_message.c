@@ -152,9 +152,6 @@ building(void)
 	s = nostr_build_req("x", f, 1, &n, &err);
 	CHECK(s && strcmp(s, "[\"REQ\",\"x\",{}]") == 0, "REQ with empty filter");
 	free(s);
-	s = nostr_build_count("x", f, 1, &n, &err);
-	CHECK(s && strcmp(s, "[\"COUNT\",\"x\",{}]") == 0, "COUNT");
-	free(s);
 	CHECK(nostr_build_req("", f, 1, &n, &err) == NULL && err.code == NOSTR_ERR_BAD_ARGUMENT, "empty sub id refused");
 	CHECK(nostr_build_req("x", f, 0, &n, &err) == NULL, "REQ without filters refused");
 	f[0].kinds = kinds;
@@ -168,9 +165,6 @@ building(void)
 	nostr_event_init(&ev, 1, 1, "hi", 2, &err);
 	s = nostr_build_event(&ev, &n, &err);
 	CHECK(s && strncmp(s, "[\"EVENT\",{\"id\":\"", 16) == 0 && s[n - 1] == ']', "EVENT message");
-	free(s);
-	s = nostr_build_auth(&ev, &n, &err);
-	CHECK(s && strncmp(s, "[\"AUTH\",{\"id\":\"", 15) == 0, "AUTH message");
 	free(s);
 	nostr_event_free(&ev);
 }
