@@ -5,14 +5,14 @@
 # loopback), prints a closing "N passed, N failed" line and exits non-zero on any failure.
 #
 #   sudo test/run.sh              everything
-#   sudo test/run.sh regress      only the named suites (unit regress pgtap integration)
+#   sudo test/run.sh regress      only the named suites (layers unit regress pgtap integration)
 #   BB_TEST_FILTER=monitor sudo test/run.sh integration   only integration files matching the filter
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 SUITES=("$@")
-[ ${#SUITES[@]} -eq 0 ] && SUITES=(unit regress pgtap integration)
+[ ${#SUITES[@]} -eq 0 ] && SUITES=(layers unit regress pgtap integration)
 
 # Several checkouts on one machine share the installed extension and the test port: one run at a time.
 exec 9>/tmp/bigbrotr-test.lock
@@ -58,6 +58,18 @@ cleanup() {
 trap cleanup EXIT
 
 has_suite() { local s; for s in "${SUITES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+# ---- layers: the source tree's include rules (test/lib/check_layers.sh) ----
+if has_suite layers; then
+  note "layers"
+  out=$(bash test/lib/check_layers.sh 2>&1); rc=$?
+  echo "$out" | grep -vE '^ok ' | tail -20
+  line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
+  p=$(echo "$line" | awk '{print $1}'); f=$(echo "$line" | awk '{print $3}')
+  [ -z "$line" ] && p=0 && f=1
+  [ $rc -ne 0 ] && [ "$f" = 0 ] && f=1
+  count layers "$p" "$f"
+fi
 
 # ---- unit: pure C tests of src/nostr and src/sync (no PostgreSQL) ----
 if has_suite unit && [ -f test/unit/Makefile ]; then

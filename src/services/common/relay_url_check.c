@@ -3,6 +3,8 @@
  * services need per URL: the normal form, the network name, whether the host is a private target,
  * and a stable reason plus message when the URL is refused.
  */
+#include "postgres.h"
+
 #include <stdio.h>
 #include <string.h>
 
