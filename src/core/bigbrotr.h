@@ -22,6 +22,15 @@ extern int	bigbrotr_tor_http_tunnel_port;
 
 void		bigbrotr_define_shared_gucs(void);
 
+/*
+ * Defines bigbrotr.<service>_<field> settings that a reload (SIGHUP) changes: the one way every
+ * service defines its plain integer and boolean GUCs (unit_flags: 0, GUC_UNIT_S, GUC_UNIT_MS, ...).
+ */
+void		bb_define_int_setting(const char *name, const char *description, int *variable,
+								  int boot_value, int min_value, int max_value, int unit_flags);
+void		bb_define_bool_setting(const char *name, const char *description, bool *variable,
+								   bool boot_value);
+
 /* Keeps the values of secret settings out of the server log (secret_log.c). */
 void		bigbrotr_install_secret_log_hook(void);
 

@@ -56,18 +56,30 @@ bigbrotr_define_shared_gucs(void)
 							   NULL, &bigbrotr_tor_socks_host, "127.0.0.1",
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 
-	DefineCustomIntVariable("bigbrotr.tor_socks_port",
-							"Tor's SOCKS port (used for HTTP requests).",
-							NULL, &bigbrotr_tor_socks_port, 9050, 1, 65535,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	bb_define_int_setting("bigbrotr.tor_socks_port", "Tor's SOCKS port (used for HTTP requests).",
+						  &bigbrotr_tor_socks_port, 9050, 1, 65535, 0);
 
 	DefineCustomStringVariable("bigbrotr.tor_http_tunnel_host",
 							   "Host of Tor's HTTPTunnelPort (HTTP CONNECT, used for WebSockets).",
 							   NULL, &bigbrotr_tor_http_tunnel_host, "127.0.0.1",
 							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 
-	DefineCustomIntVariable("bigbrotr.tor_http_tunnel_port",
-							"Tor's HTTPTunnelPort (HTTP CONNECT, used for WebSockets).",
-							NULL, &bigbrotr_tor_http_tunnel_port, 9080, 1, 65535,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	bb_define_int_setting("bigbrotr.tor_http_tunnel_port",
+						  "Tor's HTTPTunnelPort (HTTP CONNECT, used for WebSockets).",
+						  &bigbrotr_tor_http_tunnel_port, 9080, 1, 65535, 0);
+}
+
+void
+bb_define_int_setting(const char *name, const char *description, int *variable, int boot_value,
+					  int min_value, int max_value, int unit_flags)
+{
+	DefineCustomIntVariable(name, description, NULL, variable, boot_value, min_value, max_value,
+							PGC_SIGHUP, unit_flags, NULL, NULL, NULL);
+}
+
+void
+bb_define_bool_setting(const char *name, const char *description, bool *variable, bool boot_value)
+{
+	DefineCustomBoolVariable(name, description, NULL, variable, boot_value, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
 }

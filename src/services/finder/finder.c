@@ -29,26 +29,20 @@ static int	finder_batch_size = 500;
 void
 finder_define_gucs(void)
 {
-	DefineCustomIntVariable("bigbrotr.finder_interval",
-							"Seconds between two finder cycles.",
-							NULL, &finder_interval, 3600, 60, INT_MAX / 1000,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.finder_timeout",
-							"Timeout of one source request, unless the source sets its own.",
-							NULL, &finder_timeout, 30, 1, 3600,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.finder_delay_between_requests",
-							"Pause between two source requests.",
-							NULL, &finder_delay_ms, 1000, 0, 600000,
-							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.finder_max_response_size",
-							"Largest source response body read; larger ones are refused.",
-							NULL, &finder_max_response_size, 10 * 1024 * 1024, 1024, MaxAllocSize / 2,
-							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.finder_batch_size",
-							"Relay URLs inserted per call of bigbrotr.insert_relays.",
-							NULL, &finder_batch_size, 500, 1, 100000,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	bb_define_int_setting("bigbrotr.finder_interval", "Seconds between two finder cycles.",
+						  &finder_interval, 3600, 60, INT_MAX / 1000, GUC_UNIT_S);
+	bb_define_int_setting("bigbrotr.finder_timeout",
+						  "Timeout of one source request, unless the source sets its own.",
+						  &finder_timeout, 30, 1, 3600, GUC_UNIT_S);
+	bb_define_int_setting("bigbrotr.finder_delay_between_requests",
+						  "Pause between two source requests.",
+						  &finder_delay_ms, 1000, 0, 600000, GUC_UNIT_MS);
+	bb_define_int_setting("bigbrotr.finder_max_response_size",
+						  "Largest source response body read; larger ones are refused.",
+						  &finder_max_response_size, 10 * 1024 * 1024, 1024, MaxAllocSize / 2, GUC_UNIT_BYTE);
+	bb_define_int_setting("bigbrotr.finder_batch_size",
+						  "Relay URLs inserted per call of bigbrotr.insert_relays.",
+						  &finder_batch_size, 500, 1, 100000, 0);
 	finder_archive_define_gucs();
 }
 

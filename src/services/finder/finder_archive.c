@@ -29,17 +29,15 @@ static int	events_commit_lag = 300;
 void
 finder_archive_define_gucs(void)
 {
-	DefineCustomBoolVariable("bigbrotr.finder_scan_events",
-							 "Discover relays from archived kind 10002 and kind 3 events.",
-							 NULL, &scan_events, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.finder_events_batch_size",
-							"Archived events read per transaction by the finder.",
-							NULL, &events_batch_size, 1000, 1, 100000,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.finder_events_commit_lag",
-							"Events first seen more recently than this are read in a later cycle.",
-							NULL, &events_commit_lag, 300, 0, 86400,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	bb_define_bool_setting("bigbrotr.finder_scan_events",
+						   "Discover relays from archived kind 10002 and kind 3 events.",
+						   &scan_events, true);
+	bb_define_int_setting("bigbrotr.finder_events_batch_size",
+						  "Archived events read per transaction by the finder.",
+						  &events_batch_size, 1000, 1, 100000, 0);
+	bb_define_int_setting("bigbrotr.finder_events_commit_lag",
+						  "Events first seen more recently than this are read in a later cycle.",
+						  &events_commit_lag, 300, 0, 86400, GUC_UNIT_S);
 }
 
 typedef struct Watermark

@@ -52,21 +52,21 @@ initializer_define_gucs(void)
 							   "File of relay URLs (one a line) the initializer seeds; empty to seed nothing.",
 							   NULL, &seed_file, default_seed_file,
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
-	DefineCustomBoolVariable("bigbrotr.initializer_verify_extensions",
-							 "Check that the required extensions are installed.",
-							 NULL, &verify_extensions, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("bigbrotr.initializer_verify_tables",
-							 "Check that bigbrotr's tables exist.",
-							 NULL, &verify_tables, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("bigbrotr.initializer_verify_procedures",
-							 "Check that bigbrotr's procedures exist.",
-							 NULL, &verify_procedures, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("bigbrotr.initializer_verify_views",
-							 "Check that bigbrotr's views exist.",
-							 NULL, &verify_views, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.initializer_batch_size",
-							"Relay URLs inserted per call of bigbrotr.insert_relays.",
-							NULL, &seed_batch_size, 500, 1, 100000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	bb_define_bool_setting("bigbrotr.initializer_verify_extensions",
+						   "Check that the required extensions are installed.",
+						   &verify_extensions, true);
+	bb_define_bool_setting("bigbrotr.initializer_verify_tables",
+						   "Check that bigbrotr's tables exist.",
+						   &verify_tables, true);
+	bb_define_bool_setting("bigbrotr.initializer_verify_procedures",
+						   "Check that bigbrotr's procedures exist.",
+						   &verify_procedures, true);
+	bb_define_bool_setting("bigbrotr.initializer_verify_views",
+						   "Check that bigbrotr's views exist.",
+						   &verify_views, true);
+	bb_define_int_setting("bigbrotr.initializer_batch_size",
+						  "Relay URLs inserted per call of bigbrotr.insert_relays.",
+						  &seed_batch_size, 500, 1, 100000, 0);
 }
 
 /* Counts the missing objects of one group, logging each. */

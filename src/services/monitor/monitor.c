@@ -38,34 +38,26 @@ static char *monitor_private_key = NULL;
 void
 monitor_define_gucs(void)
 {
-	DefineCustomIntVariable("bigbrotr.monitor_interval",
-							"Seconds between two monitor cycles.",
-							NULL, &monitor_interval, 3600, 60, INT_MAX / 1000,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.monitor_min_age_since_check",
-							"A relay is checked again once its last check is this old.",
-							NULL, &monitor_min_age, 3600, 0, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.monitor_max_parallel",
-							"Relays checked at once (all in the one monitor process).",
-							NULL, &monitor_max_parallel, 50, 1, 1000,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.monitor_timeout",
-							"Budget of one clearnet relay's whole check (NIP-11 and NIP-66).",
-							NULL, &monitor_timeout, 30, 1, 3600,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.monitor_tor_timeout",
-							"Budget of one .onion relay's whole check.",
-							NULL, &monitor_tor_timeout, 60, 1, 3600,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.monitor_batch_size",
-							"Snapshots written per call of bigbrotr.insert_relay_metadata_batch.",
-							NULL, &monitor_batch_size, 50, 1, 10000,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("bigbrotr.monitor_nip11_max_size",
-							"Largest NIP-11 document read; larger ones are no document.",
-							NULL, &monitor_nip11_max_size, 64 * 1024, 1024, 16 * 1024 * 1024,
-							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
+	bb_define_int_setting("bigbrotr.monitor_interval", "Seconds between two monitor cycles.",
+						  &monitor_interval, 3600, 60, INT_MAX / 1000, GUC_UNIT_S);
+	bb_define_int_setting("bigbrotr.monitor_min_age_since_check",
+						  "A relay is checked again once its last check is this old.",
+						  &monitor_min_age, 3600, 0, INT_MAX, GUC_UNIT_S);
+	bb_define_int_setting("bigbrotr.monitor_max_parallel",
+						  "Relays checked at once (all in the one monitor process).",
+						  &monitor_max_parallel, 50, 1, 1000, 0);
+	bb_define_int_setting("bigbrotr.monitor_timeout",
+						  "Budget of one clearnet relay's whole check (NIP-11 and NIP-66).",
+						  &monitor_timeout, 30, 1, 3600, GUC_UNIT_S);
+	bb_define_int_setting("bigbrotr.monitor_tor_timeout",
+						  "Budget of one .onion relay's whole check.",
+						  &monitor_tor_timeout, 60, 1, 3600, GUC_UNIT_S);
+	bb_define_int_setting("bigbrotr.monitor_batch_size",
+						  "Snapshots written per call of bigbrotr.insert_relay_metadata_batch.",
+						  &monitor_batch_size, 50, 1, 10000, 0);
+	bb_define_int_setting("bigbrotr.monitor_nip11_max_size",
+						  "Largest NIP-11 document read; larger ones are no document.",
+						  &monitor_nip11_max_size, 64 * 1024, 1024, 16 * 1024 * 1024, GUC_UNIT_BYTE);
 	/* A secret: hidden from other roles and from SHOW ALL; secret_log.c keeps it out of the log. */
 	DefineCustomStringVariable("bigbrotr.monitor_private_key",
 							   "Hex private key signing the write test's event; empty: no write test.",

@@ -101,53 +101,55 @@ sync_kinds_list(int32 **kinds)
 	return n;
 }
 
-static void
-define_int(const char *name, const char *desc, int *var, int def, int min, int max, int flags)
-{
-	DefineCustomIntVariable(name, desc, NULL, var, def, min, max, PGC_SIGHUP, flags, NULL, NULL, NULL);
-}
-
 void
 synchronizer_define_gucs(void)
 {
-	define_int("bigbrotr.synchronizer_interval", "Seconds between two synchronizer cycles.",
+	bb_define_int_setting("bigbrotr.synchronizer_interval",
+						  "Seconds between two synchronizer cycles.",
 			   &synchronizer_interval, 900, 60, INT_MAX / 1000, GUC_UNIT_S);
-	define_int("bigbrotr.synchronizer_max_metadata_age",
+	bb_define_int_setting("bigbrotr.synchronizer_max_metadata_age",
 			   "Only relays checked within this many seconds are synced (when readability is required).",
 			   &sync_max_metadata_age, 43200, 60, INT_MAX, GUC_UNIT_S);
-	DefineCustomBoolVariable("bigbrotr.synchronizer_require_readable",
-							 "Sync only relays whose latest recent check found them readable.",
-							 NULL, &sync_require_readable, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	define_int("bigbrotr.synchronizer_max_processes", "Parallel worker processes per cycle.",
+	bb_define_bool_setting("bigbrotr.synchronizer_require_readable",
+						   "Sync only relays whose latest recent check found them readable.",
+						   &sync_require_readable, true);
+	bb_define_int_setting("bigbrotr.synchronizer_max_processes",
+						  "Parallel worker processes per cycle.",
 			   &sync_max_processes, 10, 1, 64, 0);
-	define_int("bigbrotr.synchronizer_max_parallel", "Relays one worker process syncs at once.",
+	bb_define_int_setting("bigbrotr.synchronizer_max_parallel",
+						  "Relays one worker process syncs at once.",
 			   &sync_max_parallel, 10, 1, 200, 0);
-	define_int("bigbrotr.synchronizer_stagger_delay",
+	bb_define_int_setting("bigbrotr.synchronizer_stagger_delay",
 			   "Largest random delay before a relay's sync starts (uniform from 0).",
 			   &sync_stagger_delay, 60, 0, 3600, GUC_UNIT_S);
-	define_int("bigbrotr.synchronizer_lookback_seconds",
+	bb_define_int_setting("bigbrotr.synchronizer_lookback_seconds",
 			   "A relay's sync starts this long before its stored cursor.",
 			   &sync_lookback_seconds, 86400, 0, INT_MAX, GUC_UNIT_S);
-	DefineCustomBoolVariable("bigbrotr.synchronizer_use_relay_state",
-							 "Resume each relay from its stored cursor (else from default_start).",
-							 NULL, &sync_use_relay_state, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	define_int("bigbrotr.synchronizer_default_start",
+	bb_define_bool_setting("bigbrotr.synchronizer_use_relay_state",
+						   "Resume each relay from its stored cursor (else from default_start).",
+						   &sync_use_relay_state, true);
+	bb_define_int_setting("bigbrotr.synchronizer_default_start",
 			   "Unix time a relay without a cursor is synced from.",
 			   &sync_default_start, 0, 0, INT_MAX, 0);
-	define_int("bigbrotr.synchronizer_limit", "The limit asked in each REQ.",
+	bb_define_int_setting("bigbrotr.synchronizer_limit", "The limit asked in each REQ.",
 			   &sync_limit, 500, 1, 100000, 0);
 	DefineCustomStringVariable("bigbrotr.synchronizer_kinds",
 							   "Event kinds to sync, separated by commas; empty for all.",
 							   NULL, &sync_kinds, "", PGC_SIGHUP, 0, check_kinds, NULL, NULL);
-	define_int("bigbrotr.synchronizer_request_timeout", "Seconds to wait for a REQ's EOSE (clearnet).",
+	bb_define_int_setting("bigbrotr.synchronizer_request_timeout",
+						  "Seconds to wait for a REQ's EOSE (clearnet).",
 			   &sync_request_timeout, 30, 1, 3600, GUC_UNIT_S);
-	define_int("bigbrotr.synchronizer_tor_request_timeout", "Seconds to wait for a REQ's EOSE (Tor).",
+	bb_define_int_setting("bigbrotr.synchronizer_tor_request_timeout",
+						  "Seconds to wait for a REQ's EOSE (Tor).",
 			   &sync_tor_request_timeout, 60, 1, 3600, GUC_UNIT_S);
-	define_int("bigbrotr.synchronizer_relay_timeout", "Seconds one clearnet relay may take per cycle.",
+	bb_define_int_setting("bigbrotr.synchronizer_relay_timeout",
+						  "Seconds one clearnet relay may take per cycle.",
 			   &sync_relay_timeout, 1800, 1, 86400, GUC_UNIT_S);
-	define_int("bigbrotr.synchronizer_tor_relay_timeout", "Seconds one Tor relay may take per cycle.",
+	bb_define_int_setting("bigbrotr.synchronizer_tor_relay_timeout",
+						  "Seconds one Tor relay may take per cycle.",
 			   &sync_tor_relay_timeout, 3600, 1, 86400, GUC_UNIT_S);
-	define_int("bigbrotr.synchronizer_batch_size", "Events per call of bigbrotr.insert_events.",
+	bb_define_int_setting("bigbrotr.synchronizer_batch_size",
+						  "Events per call of bigbrotr.insert_events.",
 			   &sync_batch_size, 500, 1, 100000, 0);
 }
 
