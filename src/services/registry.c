@@ -1,6 +1,6 @@
 /*
- * service_registry.c: the one table of services compiled into bigbrotr. Adding a service is one file
- * in src/services/ plus one line here.
+ * registry.c: the one table of services compiled into bigbrotr. Adding a service is one folder
+ * in src/services/ plus one line here (and its entry points in services.h).
  */
 #include "postgres.h"
 

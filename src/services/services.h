@@ -1,5 +1,5 @@
 /*
- * services.h: the entry points of every service, referenced by the registry (service_registry.c).
+ * services.h: the entry points of every service, referenced by the registry (registry.c).
  */
 #ifndef BIGBROTR_SERVICES_H
 #define BIGBROTR_SERVICES_H

@@ -1,5 +1,5 @@
 /*
- * sync_session.c: one relay's synchronization over ws_client, driven by nostr/sync_window (see
+ * sync_session.c: one relay's synchronization over ws_client, driven by sync/sync_window (see
  * sync_session.h). One subscription at a time; the next REQ goes out from the EOSE callback itself
  * so a fast relay is not slowed to one request per loop slice.
  */

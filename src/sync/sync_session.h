@@ -1,13 +1,13 @@
 /*
  * sync_session.h: one relay's synchronization over a WebSocket (ws_client), driven by the pure
- * window algorithm (nostr/sync_window). It sends the REQs the algorithm asks for, verifies every
+ * window algorithm (sync/sync_window). It sends the REQs the algorithm asks for, verifies every
  * event (id and signature) as it arrives, feeds the answers back, enforces the request and relay
  * timeouts, reconnects after a drop, and buffers the verified events for the caller to store.
  * Everything runs inside ws_client callbacks, so nothing here may longjmp: no PostgreSQL headers,
  * memory is malloc'd, problems are counted and queued as text for the caller to log.
  */
-#ifndef BIGBROTR_NET_SYNC_SESSION_H
-#define BIGBROTR_NET_SYNC_SESSION_H
+#ifndef BIGBROTR_SYNC_SESSION_H
+#define BIGBROTR_SYNC_SESSION_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -100,4 +100,4 @@ const char *sync_session_next_log(SyncSession *s);
  */
 void		sync_session_free(SyncSession *s);
 
-#endif							/* BIGBROTR_NET_SYNC_SESSION_H */
+#endif							/* BIGBROTR_SYNC_SESSION_H */

@@ -22,8 +22,8 @@
  * kinds or authors absent from every answer of an overflowing one-second window cannot be
  * discovered through NIP-01 filters (documented limits).
  */
-#ifndef BIGBROTR_NOSTR_SYNC_WINDOW_H
-#define BIGBROTR_NOSTR_SYNC_WINDOW_H
+#ifndef BIGBROTR_SYNC_WINDOW_H
+#define BIGBROTR_SYNC_WINDOW_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -124,4 +124,4 @@ size_t		sync_window_shortfall_count(const sync_window *sw);
 const sync_shortfall *sync_window_shortfall_at(const sync_window *sw, size_t i);
 const char *sync_shortfall_reason_name(sync_shortfall_reason reason);
 
-#endif							/* BIGBROTR_NOSTR_SYNC_WINDOW_H */
+#endif							/* BIGBROTR_SYNC_WINDOW_H */

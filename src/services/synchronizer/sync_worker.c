@@ -2,7 +2,7 @@
  * sync_worker.c: one of the synchronizer's parallel processes, a dynamic background worker started
  * by the coordinator (synchronizer.c) for one cycle. It claims relays from the cycle's queue, syncs
  * up to bigbrotr.synchronizer_max_parallel of them at once on one WebSocket event loop
- * (net/sync_session), and stores each relay's verified events with its cursor in one transaction
+ * (sync/sync_session), and stores each relay's verified events with its cursor in one transaction
  * per batch. It exits when the queue is empty or at SIGTERM, after storing what it holds.
  */
 #include "postgres.h"
