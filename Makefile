@@ -26,6 +26,14 @@ include $(PGXS)
 # PGXS adds its own warning flags; ours come after them so -Werror applies to everything we build.
 override CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
+# Header dependencies: every object is rebuilt when a header it includes changes (a struct that grew
+# in a header must never meet an object compiled against its old size).
+override CFLAGS += -MMD -MP
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN = $(OBJS:.o=.d)
+# The JIT's bitcode of a file follows its object, so it sees the same headers.
+$(OBJS:.o=.bc): %.bc: %.o
+
 $(INSTALL_SQL): $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
 
