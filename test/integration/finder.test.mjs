@@ -60,9 +60,10 @@ test('good sources are read, hostile ones are logged and counted, none stops the
   assert.equal(st.urls_fetched, 3 + 8);
   assert.equal(st.urls_valid, 3 + 2);
   assert.equal(st.urls_invalid, 6);
+  assert.equal(st.relays_new, 4, 'relay.one is in both sources: inserted once');
   assert.equal(server.hits('/disabled'), 0, 'disabled sources are not fetched');
 
-  const relays = await sql("SELECT url, network FROM bigbrotr.relays WHERE url LIKE '%example%' ORDER BY url");
+  const relays = await sql("SELECT url, network, inserted_at FROM bigbrotr.relays WHERE url LIKE '%example%' ORDER BY url");
   assert.deepEqual(relays.map((r) => r.url), [
     'ws://relay.three.example:8080', 'wss://relay.four.example/nostr', 'wss://relay.one.example',
     'wss://relay.two.example']);
@@ -73,7 +74,15 @@ test('good sources are read, hostile ones are logged and counted, none stops the
     const line = log.split('\n').find((l) => l.includes(`source ${server.url(path)}`) && why.test(l));
     assert.ok(line, `a log line for ${path} matching ${why}`);
   }
-  assert.ok(Number(relays.length) > 0 && now > 0);
+  // Inserted by this very cycle, as clearnet relays, stamped with the cycle's time.
+  const cycleStart = Math.floor(s.last_cycle_start.getTime() / 1000);
+  const cycleEnd = Math.ceil(s.last_cycle_end.getTime() / 1000);
+  for (const r of relays) {
+    assert.equal(r.network, 'clearnet', r.url);
+    const at = Number(r.inserted_at);
+    assert.ok(at >= now && at >= cycleStart && at <= cycleEnd,
+      `${r.url}: inserted_at ${at} lies in the cycle [${cycleStart}, ${cycleEnd}], not before the test (${now})`);
+  }
 });
 
 test('archived 10002 and kind 3 events yield their relays, each event read once', async () => {
@@ -90,6 +99,13 @@ test('archived 10002 and kind 3 events yield their relays, each event read once'
 
   const s = await runOneCycle();
   const st = s.last_cycle_stats;
+  const watermark = async () => (await sql(
+    "SELECT state->'archive_watermark' AS w FROM bigbrotr.service_state WHERE service_name = 'finder'"))[0]?.w;
+  const wm1 = await watermark();
+  assert.ok(wm1, 'the watermark is kept in service_state');
+  // Caught up: it stands at the horizon (lag 0: the scan's own time), past every sighting it read.
+  assert.ok(Number(wm1.seen_at) >= seen && Number(wm1.seen_at) <= Math.ceil(s.last_cycle_end.getTime() / 1000),
+    `watermark at ${wm1.seen_at}: at or after the sightings (${seen}), not after the cycle`);
   assert.equal(st.events_scanned, 4, 'kinds 10002 and 3 only, each event once');
   assert.equal(st.event_urls, 3 + 2 + 2);
   assert.equal(st.event_urls_invalid, 2);
@@ -100,13 +116,16 @@ test('archived 10002 and kind 3 events yield their relays, each event read once'
 
   // The watermark: a new cycle reads only what arrived since.
   const e6 = signed({ kind: 10002, tags: [['r', 'wss://nip65-d.example']] });
-  await archive(e6, 'wss://archive.example', Math.floor(Date.now() / 1000) + 1);
+  const seen6 = Math.floor(Date.now() / 1000) + 1;
+  await archive(e6, 'wss://archive.example', seen6);
   await sleep(2100);
   const s2 = await runOneCycle();
   assert.equal(s2.last_cycle_stats.events_scanned, 1);
   assert.equal(s2.last_cycle_stats.relays_new_from_events, 1);
-  const [{ state }] = await sql("SELECT state FROM bigbrotr.service_state WHERE service_name = 'finder'");
-  assert.ok(state.archive_watermark, 'the watermark is kept in service_state');
+  const wm2 = await watermark();
+  assert.ok(wm2, 'the watermark is kept in service_state');
+  assert.ok(Number(wm2.seen_at) >= seen6 && Number(wm2.seen_at) > Number(wm1.seen_at),
+    `the watermark moved from ${wm1.seen_at} to ${wm2.seen_at}, past the new sighting (${seen6})`);
 });
 
 test('pg_dump keeps user-added sources and restores without conflicts on the built-in ones', async () => {

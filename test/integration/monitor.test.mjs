@@ -12,8 +12,12 @@ import { startRealRelay } from '../fixtures/real_relay.mjs';
 import { startMisbehavingRelays, GOOD_NIP11 } from '../fixtures/misbehaving_relays.mjs';
 import { startConnectProxy } from '../fixtures/connect_proxy.mjs';
 import { startSocksProxy } from '../fixtures/socks_proxy.mjs';
+import { scaled, scaledSeconds } from './lib/slowness.mjs';
 
 const ONION = 'ws://duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion';
+// Each relay's check budget: long enough for every loopback relay that answers to answer (scaled),
+// short enough that the silent ones time out within the test.
+const CHECK_TIMEOUT_S = scaledSeconds(3);
 let real;
 let bad;
 let proxy;
@@ -58,7 +62,7 @@ before(async () => {
   await addRelays(Object.values(urls));
   await addRelays([ONION], 'tor');
   await setConfig({
-    'bigbrotr.monitor_timeout': '3s',
+    'bigbrotr.monitor_timeout': `${CHECK_TIMEOUT_S}s`,
     'bigbrotr.monitor_min_age_since_check': 0,
     'bigbrotr.monitor_batch_size': 4,
     'bigbrotr.monitor_nip11_max_size': '64kB',
@@ -150,7 +154,7 @@ test('every relay gets one snapshot: good ones measured, each fault recorded as 
   expectLine(urls.dropper, /no NIP-11 document: HTTP status 500/);
   expectLine(urls.dropper, /not readable: no answer to the REQ before the connection ended/);
   expectLine(urls.huge, /no NIP-11 document: .*too_large/);
-  expectLine(urls.silent, /not readable: no answer to the REQ within 3000 ms/);
+  expectLine(urls.silent, new RegExp(`not readable: no answer to the REQ within ${CHECK_TIMEOUT_S * 1000} ms`));
   expectLine(urls.silent, /no NIP-11 document: .*timeout/);
   expectLine(urls.refused, /not openable/);
   expectLine(urls.blackhole, /not openable/);
@@ -259,7 +263,8 @@ test('SIGTERM mid-cycle stops within 5 s and keeps what was measured', async () 
   const silent = Array.from({ length: 6 }, (_, i) => bad.url(`/silent/${i}`));
   const fast = Array.from({ length: 3 }, (_, i) => bad.url(`/good/${i}`));
   await addRelays([...silent, ...fast]);
-  await setConfig({ 'bigbrotr.monitor_timeout': '60s', 'bigbrotr.monitor_batch_size': 1000 });
+  // The silent relays' checks would end only after this: a stop that waited for them would show.
+  await setConfig({ 'bigbrotr.monitor_timeout': `${scaledSeconds(60)}s`, 'bigbrotr.monitor_batch_size': 1000 });
   await sql('DELETE FROM bigbrotr.relay_metadata');
   await sql("SELECT bigbrotr.bigbrotr_start('monitor')");
   // The fast relays' sockets close once they answered: they are measured, the silent ones hang.
@@ -270,9 +275,9 @@ test('SIGTERM mid-cycle stops within 5 s and keeps what was measured', async () 
   await sql("SELECT bigbrotr.bigbrotr_stop('monitor')");
   await waitFor('the monitor worker exited', async () => (await workerPids('monitor')).length === 0, { timeoutMs: 10000, intervalMs: 50 });
   const took = Date.now() - t0;
-  assert.ok(took < 5000, `stopped in ${took} ms`);
+  assert.ok(took < scaled(5000), `stopped in ${took} ms (bound ${scaled(5000)} ms)`);
   const stored = (await sql('SELECT relay_url FROM bigbrotr.relay_metadata')).map((r) => r.relay_url);
   for (const u of fast) assert.ok(stored.includes(u), `${u} measured before the stop is stored`);
   for (const u of silent) assert.ok(!stored.includes(u), `${u} was still in flight: not stored`);
-  await setConfig({ 'bigbrotr.monitor_timeout': '3s', 'bigbrotr.monitor_batch_size': 4 });
+  await setConfig({ 'bigbrotr.monitor_timeout': `${CHECK_TIMEOUT_S}s`, 'bigbrotr.monitor_batch_size': 4 });
 });

@@ -7,6 +7,7 @@ import {
   sql, connect, status, waitFor, setConfig, restartServer, freshExtension, workerPids, writeWorkFile,
   logMark, logSince, sleep,
 } from './lib/cluster.mjs';
+import { scaled } from './lib/slowness.mjs';
 
 const running = async (name) => {
   const s = await status(name);
@@ -91,11 +92,11 @@ test('SIGTERM stops a worker within 5 seconds (and the launcher restarts a wante
   const pid = (await waitFor('finder running', () => running('finder'))).pid;
   process.kill(pid, 'SIGTERM');
   const t0 = Date.now();
-  while (Date.now() - t0 < 5000) {
+  while (Date.now() - t0 < scaled(5000)) {
     try { process.kill(pid, 0); } catch { break; }
     await sleep(50);
   }
-  assert.throws(() => process.kill(pid, 0), 'the worker exited within 5 s');
+  assert.throws(() => process.kill(pid, 0), `the worker exited within ${scaled(5000)} ms`);
   const s = await waitFor('finder restarted', async () => {
     const st = await running('finder');
     return st && st.pid !== pid ? st : null;
@@ -107,7 +108,7 @@ test('bigbrotr_stop stops the service and it stays stopped', async () => {
   const [{ bigbrotr_stop: stopped }] = await sql("SELECT bigbrotr.bigbrotr_stop('finder')");
   assert.equal(stopped, true);
   await waitFor('finder stopped', async () => (await workerPids('finder')).length === 0, { timeoutMs: 10000 });
-  await sleep(7000); // longer than the launcher's restart delay
+  await sleep(scaled(7000)); // longer than the launcher's restart delay (5 s), even on a slow machine
   assert.equal((await workerPids('finder')).length, 0);
   const s = await status('finder');
   assert.equal(s.enabled, false);

@@ -19,6 +19,7 @@ import { WebSocketServer } from 'ws';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { startRealRelay } from '../fixtures/real_relay.mjs';
 import { startConnectProxy } from '../fixtures/connect_proxy.mjs';
+import { SLOWNESS } from './lib/slowness.mjs';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -30,7 +31,9 @@ const WRAP = MODE === 'valgrind'
   ? ['valgrind', ['-q', '--error-exitcode=99', '--leak-check=full', '--errors-for-leak-kinds=definite',
     `--suppressions=${path.join(ROOT, 'test/net/valgrind.supp')}`]]
   : null;
-const SLOW = MODE === 'valgrind' ? 10 : MODE === 'san' ? 3 : 1;
+// Every time bound below scales with SLOW: the probe's mode times the machine's BB_SLOWNESS.
+const SLOW = (MODE === 'valgrind' ? 10 : MODE === 'san' ? 3 : 1) * SLOWNESS;
+const ms = (x) => String(Math.ceil(x * SLOW));
 // Fake but well-formed v3 onion names (key, checksum, version): relay URL parsing rejects made-up ones.
 function fakeOnion(seed) {
   const key = crypto.createHash('sha256').update(seed).digest();
@@ -58,8 +61,10 @@ let tmp;
 let closedPort;
 
 async function probe(args) {
-  const [cmd, argv] = WRAP ? [WRAP[0], [...WRAP[1], PROBE, ...args]] : [PROBE, args];
-  const { stdout } = await run(cmd, argv, { maxBuffer: 64 << 20, timeout: 60000 * SLOW });
+  // The probe's default connection timeout (5 s) and run (20 s), scaled; later arguments override.
+  const scaledArgs = ['--timeout', ms(5000), '--run', ms(20000), ...args];
+  const [cmd, argv] = WRAP ? [WRAP[0], [...WRAP[1], PROBE, ...scaledArgs]] : [PROBE, scaledArgs];
+  const { stdout } = await run(cmd, argv, { maxBuffer: 64 << 20, timeout: Math.ceil(60000 * SLOW) });
   const lines = stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const summary = lines.find((l) => l.ev === 'summary');
   assert.ok(summary, `the probe printed a summary:\n${stdout}`);
@@ -189,8 +194,8 @@ test('the relay sees its own name in Host, our User-Agent and the path with its 
 
 test('200 concurrent connections on one loop each get their events and close normally', async () => {
   const req = JSON.stringify(['REQ', 'many', { kinds: [1], limit: 3 }]);
-  const r = await probe(['--allow-private', '--count', '200', '--timeout', String(20000 * SLOW),
-    '--run', String(50000 * SLOW),
+  const r = await probe(['--allow-private', '--count', '200', '--timeout', ms(20000),
+    '--run', ms(50000),
     '--send', req, '--close-on', '["EOSE"', relay.url]);
   assert.equal(r.summary.conns, 200);
   assert.equal(r.summary.opened, 200);
@@ -239,7 +244,7 @@ test('fragmented messages are reassembled; binary messages are not delivered as 
   assert.equal(data[3], '["EOSE","done"]');
   assert.deepEqual(r.reasons, ['normal']);
 
-  const b = await probe(['--allow-private', '--run', String(1500 * SLOW), `${base}/binary`]);
+  const b = await probe(['--allow-private', '--run', ms(1500), `${base}/binary`]);
   assert.deepEqual(b.messages.map((m) => m.data), ['["NOTICE","after binary"]']);
   assert.deepEqual(b.reasons, ['shutdown'], 'still open when the loop is destroyed');
 });
@@ -258,7 +263,7 @@ test('ws_close before and after the handshake, and loop destruction, each close 
   const early = await probe(['--allow-private', '--count', '5', '--close-after', '0', '--slice', '1', `${base}/echo`,
     `ws://127.0.0.1:${silent.port}`]);
   assert.ok(early.reasons.every((x) => x === 'normal'), `${early.reasons}`);
-  const late = await probe(['--allow-private', '--close-after', String(500 * SLOW), '--send', 'ping-1', '--send', 'ping-2',
+  const late = await probe(['--allow-private', '--close-after', ms(500), '--send', 'ping-1', '--send', 'ping-2',
     `${base}/echo`]);
   assert.deepEqual(late.messages.map((m) => m.data), ['ping-1', 'ping-2'], 'queued messages go out in order');
   assert.deepEqual(late.reasons, ['normal']);
@@ -274,7 +279,7 @@ test('TLS: a self-signed certificate is connect_failed; trusted, it opens; a nam
   assert.equal(untrusted.opens.length, 0);
 
   tls.serverNames.length = 0;
-  const trusted = await probe(['--allow-private', '--ca', tls.cert, '--send', 'over tls', '--close-after', String(500 * SLOW), url]);
+  const trusted = await probe(['--allow-private', '--ca', tls.cert, '--send', 'over tls', '--close-after', ms(500), url]);
   assert.equal(trusted.opens.length, 1);
   assert.deepEqual(trusted.messages.map((m) => m.data), ['over tls']);
   assert.deepEqual(tls.serverNames, ['localhost'], 'SNI carries the name, though the connection went to 127.0.0.1');
@@ -331,14 +336,14 @@ test('via Tor: an .onion relay is reached through the CONNECT proxy, with no loc
 
     // An .onion the proxy cannot reach: the proxy's refusal is a connect failure.
     const other = `ws://${fakeOnion('nobody maps this one')}`;
-    const f = await probe(['--proxy', `127.0.0.1:${proxy.port}`, '--via-tor', '--timeout', '5000', other]);
+    const f = await probe(['--proxy', `127.0.0.1:${proxy.port}`, '--via-tor', '--timeout', ms(5000), other]);
     assert.deepEqual(f.reasons, ['connect_failed']);
     assert.equal(proxy.refused(), 1);
 
     // wss through the tunnel: TLS runs end to end, SNI and certificate check on the relay's name.
     proxy.map(`localhost:${tls.port}`, tls.port);
     const t = await probe(['--proxy', `127.0.0.1:${proxy.port}`, '--via-tor', '--ca', tls.cert, '--send', 'tunnelled',
-      '--close-after', String(500 * SLOW), `wss://localhost:${tls.port}/echo`]);
+      '--close-after', ms(500), `wss://localhost:${tls.port}/echo`]);
     assert.deepEqual(t.messages.map((m) => m.data), ['tunnelled']);
     assert.deepEqual(t.reasons, ['normal']);
     assert.equal(proxy.tunnels(), 2);

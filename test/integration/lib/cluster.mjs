@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { scaled, scaledSeconds } from './slowness.mjs';
 
 export const env = {
   port: Number(process.env.BB_PORT || 54329),
@@ -47,9 +48,10 @@ export async function sql(text, params = [], database = env.db) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Polls fn until it returns a truthy value; throws with `what` after timeoutMs.
+// Polls fn until it returns a truthy value; throws with `what` after timeoutMs, scaled by BB_SLOWNESS
+// (a deadline against hanging forever, not a claim about speed).
 export async function waitFor(what, fn, { timeoutMs = 30000, intervalMs = 200 } = {}) {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   let last;
   for (;;) {
     try {
@@ -58,7 +60,7 @@ export async function waitFor(what, fn, { timeoutMs = 30000, intervalMs = 200 } 
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${scaled(timeoutMs)} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     await sleep(intervalMs);
   }
 }
@@ -83,7 +85,7 @@ export async function setConfig(settings, { reload = true } = {}) {
 }
 
 export async function restartServer() {
-  pgctl('-m', 'fast', '-w', '-t', '60', 'restart', '-l', path.join(env.pgdata, 'server.log'));
+  pgctl('-m', 'fast', '-w', '-t', String(scaledSeconds(60)), 'restart', '-l', path.join(env.pgdata, 'server.log'));
   await waitFor('server accepting connections', async () => (await sql('SELECT 1 AS ok', [], 'postgres'))[0].ok === 1);
 }
 
