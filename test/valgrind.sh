@@ -21,6 +21,8 @@ mkdir -p "$WORK/vg"; [ "$(id -u)" = 0 ] && chown postgres "$WORK/vg"
 for _ in $(seq 240); do cluster_psql -d postgres -c 'select 1' >/dev/null 2>&1 && break; sleep 0.5; done
 cluster_psql -d postgres -c "CREATE DATABASE $BB_DB" >/dev/null
 export BB_PGDATA BB_PORT BB_DB BB_OS_USER PG_BIN
+# Everything runs tens of times slower under memcheck: every deadline of the tests scales with it.
+export BB_SLOWNESS=${BB_SLOWNESS:-20}
 files=()
 for f in test/integration/*.test.mjs; do
   for want in "$@"; do [[ "$f" == *"$want"* ]] && files+=("$f"); done
