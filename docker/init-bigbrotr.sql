@@ -1,4 +1,4 @@
 -- Run once by the postgres image's entrypoint in database bigbrotr.
-CREATE EXTENSION IF NOT EXISTS bigbrotr CASCADE;
+CREATE EXTENSION IF NOT EXISTS bigbrotr;
 ALTER DATABASE bigbrotr SET search_path = "$user", public, bigbrotr;
 SELECT name, bigbrotr.bigbrotr_start(name) FROM bigbrotr.bigbrotr_services();

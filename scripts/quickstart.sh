@@ -40,7 +40,7 @@ fi
 pg_ctlcluster 15 "$CLUSTER" restart
 psqlc() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PORT" "$@"; }
 psqlc -d postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'bigbrotr'" | grep -q 1 || psqlc -d postgres -c "CREATE DATABASE bigbrotr"
-psqlc -d bigbrotr -c "CREATE EXTENSION IF NOT EXISTS bigbrotr CASCADE"
+psqlc -d bigbrotr -c "CREATE EXTENSION IF NOT EXISTS bigbrotr"
 psqlc -d bigbrotr -c "ALTER DATABASE bigbrotr SET search_path = \"\$user\", public, bigbrotr"
 psqlc -d bigbrotr -c "SELECT name, bigbrotr.bigbrotr_start(name) AS started FROM bigbrotr.bigbrotr_services() ORDER BY name"
 sleep 3

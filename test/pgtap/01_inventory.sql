@@ -2,12 +2,25 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(63);
+SELECT plan(66);
 
 SELECT has_schema('bigbrotr');
 SELECT has_extension('bigbrotr');
-SELECT has_extension('pgcrypto');
-SELECT has_extension('btree_gin');
+-- No other extension is required (its hashes use the built-in sha256(); GIN on text[] is built in):
+-- this database got bigbrotr and nothing else.
+SELECT ok((SELECT requires IS NULL FROM pg_available_extension_versions v JOIN pg_extension e
+           ON e.extname = v.name AND e.extversion = v.version WHERE v.name = 'bigbrotr'),
+          'bigbrotr.control requires no other extension');
+SELECT is_empty($$SELECT 1 FROM pg_depend WHERE classid = 'pg_extension'::regclass AND refclassid = 'pg_extension'::regclass
+                  AND objid = (SELECT oid FROM pg_extension WHERE extname = 'bigbrotr')$$,
+                'bigbrotr depends on no other extension');
+SELECT hasnt_extension('pgcrypto', 'bigbrotr installs without pgcrypto');
+SELECT hasnt_extension('btree_gin', 'bigbrotr installs without btree_gin');
+SELECT is_empty($$SELECT indexrelid FROM pg_index i JOIN pg_opclass c ON c.oid = ANY (i.indclass)
+                  JOIN pg_depend d ON d.classid = 'pg_opclass'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+                  WHERE i.indrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'bigbrotr'::regnamespace)$$,
+                'no index of bigbrotr uses an operator class of an extension');
+
 
 SELECT tables_are('bigbrotr', ARRAY['relays', 'events', 'events_relays', 'nip11', 'nip66', 'relay_metadata',
     'service_state', 'service_control', 'service_status', 'finder_sources', 'synchronizer_relays',

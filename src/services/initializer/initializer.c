@@ -26,7 +26,8 @@ static int	seed_batch_size = 500;
 /* Seed lines longer than this cannot be relay URLs; they are reported, not read whole. */
 #define SEED_LINE_MAX 4096
 
-static const char *const required_extensions[] = {"pgcrypto", "btree_gin", "bigbrotr"};
+/* bigbrotr requires no other extension (its hashes use the built-in sha256()). */
+static const char *const required_extensions[] = {"bigbrotr"};
 static const char *const required_tables[] = {
 	"relays", "events", "events_relays", "nip11", "nip66", "relay_metadata", "service_state",
 	"service_control", "service_status"
@@ -53,7 +54,7 @@ initializer_define_gucs(void)
 							   NULL, &seed_file, default_seed_file,
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	DefineCustomBoolVariable("bigbrotr.initializer_verify_extensions",
-							 "Check that the required extensions are installed.",
+							 "Check that extension bigbrotr is installed.",
 							 NULL, &verify_extensions, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("bigbrotr.initializer_verify_tables",
 							 "Check that bigbrotr's tables exist.",
@@ -131,7 +132,7 @@ verify_installation(ServiceCycle *cycle)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("bigbrotr installation is incomplete: %d required object%s missing",
 						missing, missing == 1 ? " is" : "s are"),
-				 errhint("See the server log for the list; reinstall with DROP EXTENSION bigbrotr; CREATE EXTENSION bigbrotr CASCADE.")));
+				 errhint("See the server log for the list; reinstall with DROP EXTENSION bigbrotr; CREATE EXTENSION bigbrotr.")));
 	bb_log(BB_INFO, "installation verified");
 }
 
