@@ -14,7 +14,7 @@ SEEDS = seeds/seed_relays.txt
 
 # pg_regress tests: every sql/*.sql that is not an install or upgrade script.
 REGRESS = $(filter-out $(EXTENSION)--%,$(basename $(notdir $(wildcard sql/*.sql))))
-REGRESS_OPTS = --inputdir=. --load-extension=pgcrypto --load-extension=btree_gin
+REGRESS_OPTS = --inputdir=.
 
 PG_CPPFLAGS = -std=gnu11 -Isrc -DBIGBROTR_VERSION='"$(EXTVERSION)"' $(shell pkg-config --cflags libwebsockets libcurl openssl 2>/dev/null)
 SHLIB_LINK = -lwebsockets -lsecp256k1 -lcurl -lssl -lcrypto -lidn2 -lanl

@@ -1,4 +1,4 @@
--- Run once by the postgres image's entrypoint in database bigbrotr.
-CREATE EXTENSION IF NOT EXISTS bigbrotr CASCADE;
-ALTER DATABASE bigbrotr SET search_path = "$user", public, bigbrotr;
-SELECT name, bigbrotr.bigbrotr_start(name) FROM bigbrotr.bigbrotr_services();
+-- Run once by the postgres image's entrypoint in database bigbrotr. The control functions land in
+-- schema public (callable unqualified), the data in schema bigbrotr; no other extension is needed.
+CREATE EXTENSION IF NOT EXISTS bigbrotr;
+SELECT name, bigbrotr_start(name) FROM bigbrotr_services();

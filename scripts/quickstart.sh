@@ -40,11 +40,10 @@ fi
 pg_ctlcluster 15 "$CLUSTER" restart
 psqlc() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PORT" "$@"; }
 psqlc -d postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'bigbrotr'" | grep -q 1 || psqlc -d postgres -c "CREATE DATABASE bigbrotr"
-psqlc -d bigbrotr -c "CREATE EXTENSION IF NOT EXISTS bigbrotr CASCADE"
-psqlc -d bigbrotr -c "ALTER DATABASE bigbrotr SET search_path = \"\$user\", public, bigbrotr"
-psqlc -d bigbrotr -c "SELECT name, bigbrotr.bigbrotr_start(name) AS started FROM bigbrotr.bigbrotr_services() ORDER BY name"
+psqlc -d bigbrotr -c "CREATE EXTENSION IF NOT EXISTS bigbrotr"
+psqlc -d bigbrotr -c "SELECT name, bigbrotr_start(name) AS started FROM bigbrotr_services() ORDER BY name"
 sleep 3
-psqlc -d bigbrotr -c "SELECT name, lifecycle, enabled, running, pid, cycles_run, cycles_failed FROM bigbrotr.bigbrotr_status()"
+psqlc -d bigbrotr -c "SELECT name, lifecycle, enabled, running, pid, cycles_run, cycles_failed FROM bigbrotr_status()"
 cat <<MSG
 
 bigbrotr runs in cluster 15/$CLUSTER on port $PORT, database "bigbrotr".

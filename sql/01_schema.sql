@@ -1,5 +1,5 @@
 -- Schema contract: tables, generated tagvalues, constraints and the view.
-CREATE EXTENSION bigbrotr CASCADE;
+CREATE EXTENSION bigbrotr;
 SET search_path = bigbrotr, public;
 
 SELECT table_name, string_agg(column_name || ':' || data_type || ':' || is_nullable, ', ' ORDER BY ordinal_position)

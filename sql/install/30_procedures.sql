@@ -1,5 +1,9 @@
 -- Insert procedures of the schema contract. Every insert is idempotent (ON CONFLICT DO NOTHING),
 -- nip11/nip66 rows are keyed by the SHA-256 of their fields so identical documents are stored once.
+-- The hash is the built-in sha256(bytea) of the text form of a jsonb array of the fields, taken as
+-- the bytes the database stores it in: convert_to into the database's own encoding converts nothing.
+-- These are exactly the bytes the earlier pgcrypto-based form, digest(text, 'sha256'), hashed, so
+-- stored ids keep matching without pgcrypto (sql/05_hash_vectors.sql checks known vectors).
 -- The batch forms take arrays (one call per batch) and are what the background workers use.
 
 CREATE FUNCTION bigbrotr.check_network(p_network text) RETURNS text
@@ -23,9 +27,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     -- jsonb's text form is canonical (sorted keys, no insignificant whitespace), so equal
     -- documents hash equally however their JSON was written.
-    SELECT public.digest(jsonb_build_array(
+    SELECT pg_catalog.sha256(pg_catalog.convert_to(jsonb_build_array(
         p_name, p_description, p_banner, p_icon, p_pubkey, p_contact, p_supported_nips, p_software,
-        p_version, p_privacy_policy, p_terms_of_service, p_limitation, p_extra_fields)::text, 'sha256')
+        p_version, p_privacy_policy, p_terms_of_service, p_limitation, p_extra_fields)::text,
+        pg_catalog.getdatabaseencoding()))
 $$;
 
 CREATE FUNCTION bigbrotr.compute_nip66_hash(
@@ -34,8 +39,9 @@ CREATE FUNCTION bigbrotr.compute_nip66_hash(
 ) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT public.digest(jsonb_build_array(
-        p_openable, p_readable, p_writable, p_rtt_open, p_rtt_read, p_rtt_write)::text, 'sha256')
+    SELECT pg_catalog.sha256(pg_catalog.convert_to(jsonb_build_array(
+        p_openable, p_readable, p_writable, p_rtt_open, p_rtt_read, p_rtt_write)::text,
+        pg_catalog.getdatabaseencoding()))
 $$;
 
 CREATE FUNCTION bigbrotr.insert_relay(p_url text, p_network text, p_inserted_at bigint)

@@ -3,9 +3,11 @@
 -- per relay keyed 'synchronizer:' || url, so workers never contend on one JSON document.
 
 -- A row forces a relay in (enabled) or out (not enabled) whatever its last check said, and may set
--- its own timeouts (NULL: the bigbrotr.synchronizer_* GUCs).
+-- its own timeouts (NULL: the bigbrotr.synchronizer_* GUCs). The URL must be a valid relay URL by the
+-- nostr core's rules (bigbrotr.relay_url_check), so synchronizer_eligible can ask its network.
 CREATE TABLE bigbrotr.synchronizer_relays (
-    relay_url       text    PRIMARY KEY CHECK (relay_url ~* '^wss?://'),
+    relay_url       text    PRIMARY KEY
+                    CONSTRAINT synchronizer_relays_relay_url_valid CHECK ((bigbrotr.relay_url_check(relay_url)).valid),
     enabled         boolean NOT NULL DEFAULT true,
     request_timeout integer CHECK (request_timeout BETWEEN 1 AND 3600),   -- seconds
     relay_timeout   integer CHECK (relay_timeout BETWEEN 1 AND 86400),    -- seconds
@@ -34,13 +36,15 @@ COMMENT ON TABLE bigbrotr.synchronizer_queue IS
     'Synchronizer work queue of the current cycle: which relay each worker process has claimed';
 
 -- The relays a cycle syncs: overrides first, then (when required) those a recent check found readable.
+-- An override not yet in relays gets its network from the one onion rule, the strict v3 check of
+-- relay_url_network; it cannot raise here, as the table's CHECK admits valid URLs only.
 CREATE FUNCTION bigbrotr.synchronizer_eligible(p_require_readable boolean, p_max_age bigint, p_now bigint)
 RETURNS TABLE (relay_url text, network text, request_timeout integer, relay_timeout integer)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT o.relay_url,
-           coalesce(r.network, CASE WHEN o.relay_url ~* '^wss?://[^/]*\.onion(:[0-9]+)?(/|$)' THEN 'tor' ELSE 'clearnet' END),
+           coalesce(r.network, bigbrotr.relay_url_network(o.relay_url)),
            o.request_timeout, o.relay_timeout
     FROM bigbrotr.synchronizer_relays o
     LEFT JOIN bigbrotr.relays r ON r.url = o.relay_url

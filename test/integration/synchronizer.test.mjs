@@ -153,7 +153,7 @@ test('misbehaving relays: all valid events archived or the shortfall recorded, n
       [c.relay.url, c.requestTimeout ?? null]);
   }
   // an .onion relay while Tor is off: skipped and counted, never queued
-  await sql("INSERT INTO bigbrotr.synchronizer_relays (relay_url) VALUES ('ws://expyuzz4wqqyqhjn76cz3bgc7ap4gcgq2w3tbhsr3pd4omj5l2aqnhqd.onion')");
+  await sql("INSERT INTO bigbrotr.synchronizer_relays (relay_url) VALUES ('ws://2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion')");
   const mark = logMark();
   const s = await runOneCycle();
   assert.equal(Number(s.cycles_failed), 0, s.last_error || '');

@@ -2,12 +2,49 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(63);
+SELECT plan(80);
 
 SELECT has_schema('bigbrotr');
 SELECT has_extension('bigbrotr');
-SELECT has_extension('pgcrypto');
-SELECT has_extension('btree_gin');
+-- No other extension is required (its hashes use the built-in sha256(); GIN on text[] is built in):
+-- this database got bigbrotr and nothing else.
+SELECT ok((SELECT requires IS NULL FROM pg_available_extension_versions v JOIN pg_extension e
+           ON e.extname = v.name AND e.extversion = v.version WHERE v.name = 'bigbrotr'),
+          'bigbrotr.control requires no other extension');
+SELECT is_empty($$SELECT 1 FROM pg_depend WHERE classid = 'pg_extension'::regclass AND refclassid = 'pg_extension'::regclass
+                  AND objid = (SELECT oid FROM pg_extension WHERE extname = 'bigbrotr')$$,
+                'bigbrotr depends on no other extension');
+SELECT hasnt_extension('pgcrypto', 'bigbrotr installs without pgcrypto');
+SELECT hasnt_extension('btree_gin', 'bigbrotr installs without btree_gin');
+SELECT is_empty($$SELECT indexrelid FROM pg_index i JOIN pg_opclass c ON c.oid = ANY (i.indclass)
+                  JOIN pg_depend d ON d.classid = 'pg_opclass'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+                  WHERE i.indrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'bigbrotr'::regnamespace)$$,
+                'no index of bigbrotr uses an operator class of an extension');
+
+-- The front door: the control functions in the extension's schema (the current schema at CREATE
+-- EXTENSION, public here), callable unqualified; all the rest in schema bigbrotr, a member of the
+-- extension so that DROP EXTENSION removes it.
+SELECT is((SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'bigbrotr'), 'public',
+          'the extension''s schema is the current schema at CREATE EXTENSION');
+SELECT ok(EXISTS (SELECT 1 FROM pg_depend WHERE classid = 'pg_namespace'::regclass AND objid = 'bigbrotr'::regnamespace
+                  AND refclassid = 'pg_extension'::regclass AND deptype = 'e'
+                  AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'bigbrotr')),
+          'schema bigbrotr is a member of the extension');
+SELECT has_function('public', 'bigbrotr_start', ARRAY['text']);
+SELECT has_function('public', 'bigbrotr_stop', ARRAY['text']);
+SELECT has_function('public', 'bigbrotr_status', 'function public.bigbrotr_status exists');
+SELECT has_function('public', 'bigbrotr_services', 'function public.bigbrotr_services exists');
+SELECT is_definer('public', 'bigbrotr_stop', ARRAY['text']);
+SELECT is_definer('public', 'bigbrotr_status', '{}'::name[]);
+SELECT is((SELECT array_agg(p.oid::regprocedure::text || ' ' || array_to_string(p.proconfig, ';') ORDER BY 1)
+           FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef AND p.proname LIKE 'bigbrotr\_%'),
+          ARRAY['bigbrotr_start(text) search_path=pg_catalog, pg_temp', 'bigbrotr_status() search_path=pg_catalog, pg_temp',
+                'bigbrotr_stop(text) search_path=pg_catalog, pg_temp'],
+          'start, stop and status are the SECURITY DEFINER functions, each with a pinned search_path');
+SELECT isnt_definer('bigbrotr', 'bigbrotr_start', ARRAY['text'], 'the qualified bigbrotr.bigbrotr_start only forwards');
+SELECT isnt_definer('bigbrotr', 'bigbrotr_stop', ARRAY['text'], 'the qualified bigbrotr.bigbrotr_stop only forwards');
+SELECT is_empty($$SELECT 1 FROM pg_proc WHERE prosecdef AND pronamespace = 'bigbrotr'::regnamespace$$,
+                'nothing in schema bigbrotr is SECURITY DEFINER');
 
 SELECT tables_are('bigbrotr', ARRAY['relays', 'events', 'events_relays', 'nip11', 'nip66', 'relay_metadata',
     'service_state', 'service_control', 'service_status', 'finder_sources', 'synchronizer_relays',
@@ -69,7 +106,7 @@ SELECT has_function('bigbrotr', 'bigbrotr_start', ARRAY['text']);
 SELECT has_function('bigbrotr', 'bigbrotr_stop', ARRAY['text']);
 SELECT has_function('bigbrotr', 'bigbrotr_status', 'function bigbrotr.bigbrotr_status exists');
 SELECT volatility_is('bigbrotr', 'tags_to_tagvalues', ARRAY['jsonb'], 'immutable');
-SELECT is_definer('bigbrotr', 'bigbrotr_start', ARRAY['text']);
+SELECT is_definer('public', 'bigbrotr_start', ARRAY['text']);
 SELECT has_function('bigbrotr', 'synchronizer_eligible', ARRAY['boolean', 'bigint', 'bigint']);
 SELECT col_is_pk('bigbrotr', 'synchronizer_relays', ARRAY['relay_url'], 'synchronizer_relays primary key');
 SELECT col_is_pk('bigbrotr', 'synchronizer_queue', ARRAY['relay_url'], 'synchronizer_queue primary key');
@@ -78,6 +115,11 @@ SELECT set_eq($$SELECT name FROM bigbrotr.bigbrotr_services()$$,
               $$SELECT unnest(ARRAY['initializer', 'finder', 'monitor', 'synchronizer'])$$, 'the registry lists the compiled services');
 SELECT is((SELECT count(*)::int FROM bigbrotr.bigbrotr_status()), (SELECT count(*)::int FROM bigbrotr.bigbrotr_services()),
           'bigbrotr_status has one row per service');
+SELECT set_eq($$SELECT * FROM bigbrotr_services()$$, $$SELECT * FROM bigbrotr.bigbrotr_services()$$,
+              'bigbrotr_services and bigbrotr.bigbrotr_services answer the same');
+SELECT set_eq($$SELECT name, enabled, running FROM bigbrotr_status()$$,
+              $$SELECT name, enabled, running FROM bigbrotr.bigbrotr_status()$$,
+              'bigbrotr_status and bigbrotr.bigbrotr_status answer the same');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -26,7 +26,8 @@ static int	seed_batch_size = 500;
 /* Seed lines longer than this cannot be relay URLs; they are reported, not read whole. */
 #define SEED_LINE_MAX 4096
 
-static const char *const required_extensions[] = {"pgcrypto", "btree_gin", "bigbrotr"};
+/* bigbrotr requires no other extension (its hashes use the built-in sha256()). */
+static const char *const required_extensions[] = {"bigbrotr"};
 static const char *const required_tables[] = {
 	"relays", "events", "events_relays", "nip11", "nip66", "relay_metadata", "service_state",
 	"service_control", "service_status"
@@ -35,7 +36,11 @@ static const char *const required_procedures[] = {
 	"insert_event", "insert_events", "insert_relay", "insert_relays", "insert_relay_metadata",
 	"insert_relay_metadata_batch", "delete_orphan_events", "delete_orphan_nip11", "delete_orphan_nip66",
 	"compute_nip11_hash", "compute_nip66_hash", "tags_to_tagvalues",
-	"bigbrotr_start", "bigbrotr_stop", "bigbrotr_status"
+	"bigbrotr_start", "bigbrotr_stop", "bigbrotr_status", "bigbrotr_services"
+};
+/* The front door: the control functions in the extension's own schema (normally public). */
+static const char *const required_control_functions[] = {
+	"bigbrotr_start", "bigbrotr_stop", "bigbrotr_status", "bigbrotr_services"
 };
 static const char *const required_views[] = {"relay_metadata_latest"};
 
@@ -53,13 +58,13 @@ initializer_define_gucs(void)
 							   NULL, &seed_file, default_seed_file,
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 	bb_define_bool_setting("bigbrotr.initializer_verify_extensions",
-						   "Check that the required extensions are installed.",
+						   "Check that extension bigbrotr is installed.",
 						   &verify_extensions, true);
 	bb_define_bool_setting("bigbrotr.initializer_verify_tables",
 						   "Check that bigbrotr's tables exist.",
 						   &verify_tables, true);
 	bb_define_bool_setting("bigbrotr.initializer_verify_procedures",
-						   "Check that bigbrotr's procedures exist.",
+						   "Check that bigbrotr's procedures and control functions exist.",
 						   &verify_procedures, true);
 	bb_define_bool_setting("bigbrotr.initializer_verify_views",
 						   "Check that bigbrotr's views exist.",
@@ -73,12 +78,12 @@ initializer_define_gucs(void)
 static int
 check_objects(const char *kind, const char *query, const char *const *names, int count)
 {
-	static SPIPlanPtr plans[4];
-	static const char *plan_queries[4];
+	static SPIPlanPtr plans[5];
+	static const char *plan_queries[5];
 	SPIPlanPtr *plan = NULL;
 	int			missing = 0;
 
-	for (int i = 0; i < 4 && plan == NULL; i++)
+	for (int i = 0; i < lengthof(plans) && plan == NULL; i++)
 		if (plan_queries[i] == NULL || plan_queries[i] == query)
 		{
 			plan_queries[i] = query;
@@ -119,6 +124,11 @@ verify_installation(ServiceCycle *cycle)
 								 "SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
 								 "WHERE n.nspname = 'bigbrotr' AND p.proname = $1",
 								 required_procedures, lengthof(required_procedures));
+	if (verify_procedures)
+		missing += check_objects("control function",
+								 "SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_extension e "
+								 "ON e.extname = 'bigbrotr' AND e.extnamespace = p.pronamespace WHERE p.proname = $1",
+								 required_control_functions, lengthof(required_control_functions));
 	if (verify_views)
 		missing += check_objects("view",
 								 "SELECT count(*) FROM pg_catalog.pg_views WHERE schemaname = 'bigbrotr' AND viewname = $1",
@@ -131,7 +141,7 @@ verify_installation(ServiceCycle *cycle)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("bigbrotr installation is incomplete: %d required object%s missing",
 						missing, missing == 1 ? " is" : "s are"),
-				 errhint("See the server log for the list; reinstall with DROP EXTENSION bigbrotr; CREATE EXTENSION bigbrotr CASCADE.")));
+				 errhint("See the server log for the list; reinstall with DROP EXTENSION bigbrotr; CREATE EXTENSION bigbrotr.")));
 	bb_log(BB_INFO, "installation verified");
 }
 
