@@ -50,7 +50,7 @@ fresh() {
   for _ in $(seq 1 100); do
     [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'bigbrotr s%'")" = 0 ] && break; sleep 0.2
   done
-  q -c "DROP EXTENSION bigbrotr CASCADE" -c "CREATE EXTENSION bigbrotr CASCADE" >/dev/null
+  q -c "DROP EXTENSION bigbrotr CASCADE" -c "CREATE EXTENSION bigbrotr" >/dev/null
 }
 
 # sync_once url expected -> sets SECS EVENTS CPU HWM

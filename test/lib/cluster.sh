@@ -55,5 +55,5 @@ cluster_psql() {
 # Creates the services' database with the extension installed.
 cluster_create_db() {
   cluster_psql -d postgres -c "CREATE DATABASE $BB_DB" >/dev/null
-  cluster_psql -d "$BB_DB" -c "CREATE EXTENSION bigbrotr CASCADE" >/dev/null
+  cluster_psql -d "$BB_DB" -c "CREATE EXTENSION bigbrotr" >/dev/null
 }

@@ -100,7 +100,7 @@ export async function freshExtension() {
       (await sql("SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type LIKE 'bigbrotr %' AND backend_type <> 'bigbrotr launcher'"))[0].n === 0);
     await sql('DROP EXTENSION bigbrotr CASCADE');
   }
-  await sql('CREATE EXTENSION bigbrotr CASCADE');
+  await sql('CREATE EXTENSION bigbrotr');
 }
 
 // Pids of the worker processes of a service (backend_type 'bigbrotr <name>').
