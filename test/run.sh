@@ -94,12 +94,14 @@ echo "cluster running on port $BB_PORT (data $BB_PGDATA)"
 # ---- regress: pg_regress, sql/*.sql against expected/*.out ----
 if has_suite regress; then
   note "regress"
-  out=$(make -s installcheck PGHOST=127.0.0.1 PGPORT="$BB_PORT" PGUSER=postgres 2>&1)
+  out=$(make -s installcheck PGHOST=127.0.0.1 PGPORT="$BB_PORT" PGUSER=postgres 2>&1); rc=$?
   echo "$out" | grep -E '^(ok|not ok|test |     )|tests? (passed|failed)' | head -60
   p=$(echo "$out" | grep -cE '^(ok [0-9]|test .* \.\.\. ok)') || true
   f=$(echo "$out" | grep -cE '^(not ok [0-9]|test .* \.\.\. FAILED)') || true
   [ -f regression.diffs ] && head -80 regression.diffs
   [ "$p" = 0 ] && [ "$f" = 0 ] && f=1
+  # pg_regress can stop before it reports a test (a missing expected file): that is a failure too.
+  if [ $rc -ne 0 ] && [ "$f" = 0 ]; then echo "$out" | tail -10; f=1; fi
   count regress "$p" "$f"
 fi
 
