@@ -13,6 +13,7 @@ bb_http_client_create(const char *user_agent)
 {
 	HttpClientOptions opts = {0};
 	HttpClient *client;
+	HttpCreateFailure failure = HTTP_CREATE_LIBRARY;
 	char		error[256];
 
 	opts.allow_private_addresses = bigbrotr_allow_private_addresses;
@@ -20,9 +21,11 @@ bb_http_client_create(const char *user_agent)
 		opts.socks_proxy = psprintf("socks5h://%s:%d", bigbrotr_tor_socks_host, bigbrotr_tor_socks_port);
 	opts.user_agent = user_agent;
 	opts.max_redirects = 3;
-	client = http_client_create(&opts, error, sizeof(error));
+	client = http_client_create(&opts, &failure, error, sizeof(error));
 	if (client == NULL)
-		ereport(ERROR, (errmsg("could not create the HTTP client: %s", error)));
+		ereport(ERROR,
+				(errcode(failure == HTTP_CREATE_NO_MEMORY ? ERRCODE_OUT_OF_MEMORY : ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not create the HTTP client: %s", error)));
 	return client;
 }
 
