@@ -34,7 +34,9 @@ bb_ws_loop_create(const char *user_agent, size_t max_message_size)
 {
 	WsLoopOptions opts = {0};
 	WsLoop	   *loop;
+	WsCreateFailure failure = WS_CREATE_LIBRARY;
 	char		error[256];
+	int			code;
 
 	opts.allow_private_addresses = bigbrotr_allow_private_addresses;
 	if (bigbrotr_tor_enabled)
@@ -44,8 +46,29 @@ bb_ws_loop_create(const char *user_agent, size_t max_message_size)
 	}
 	opts.max_message_size = max_message_size;
 	opts.user_agent = user_agent;
-	loop = ws_loop_create(&opts, error, sizeof(error));
+	loop = ws_loop_create(&opts, &failure, error, sizeof(error));
 	if (loop == NULL)
-		ereport(ERROR, (errmsg("could not create the WebSocket loop: %s", error)));
+	{
+		switch (failure)
+		{
+			case WS_CREATE_NO_MEMORY:
+				code = ERRCODE_OUT_OF_MEMORY;
+				break;
+			case WS_CREATE_BAD_OPTION:
+				code = ERRCODE_INVALID_PARAMETER_VALUE;
+				break;
+			case WS_CREATE_PROXY_UNRESOLVED:
+				code = ERRCODE_CONNECTION_FAILURE;
+				break;
+			default:
+				code = ERRCODE_INTERNAL_ERROR;
+				break;
+		}
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("could not create the WebSocket loop: %s", error),
+				 failure == WS_CREATE_PROXY_UNRESOLVED ?
+				 errhint("Check bigbrotr.tor_http_tunnel_host, or turn bigbrotr.tor_enabled off.") : 0));
+	}
 	return loop;
 }
