@@ -1,7 +1,9 @@
 /*
  * net_setup.c: builds the network clients of src/net from the shared GUCs: whether private and
  * loopback targets are allowed, and, when Tor is on, its SOCKS port for HTTP and its HTTP CONNECT
- * port for WebSockets.
+ * port for WebSockets. A client that cannot be made raises an ERROR whose errcode says why: out of
+ * memory, a setting out of range, the tunnel proxy's host not resolving (connection failure), or
+ * the library refusing (internal error).
  */
 #include "postgres.h"
 
@@ -36,7 +38,7 @@ bb_ws_loop_create(const char *user_agent, size_t max_message_size)
 	WsLoop	   *loop;
 	WsCreateFailure failure = WS_CREATE_LIBRARY;
 	char		error[256];
-	int			code;
+	int			code = ERRCODE_INTERNAL_ERROR;
 
 	opts.allow_private_addresses = bigbrotr_allow_private_addresses;
 	if (bigbrotr_tor_enabled)
@@ -60,7 +62,7 @@ bb_ws_loop_create(const char *user_agent, size_t max_message_size)
 			case WS_CREATE_PROXY_UNRESOLVED:
 				code = ERRCODE_CONNECTION_FAILURE;
 				break;
-			default:
+			case WS_CREATE_LIBRARY:
 				code = ERRCODE_INTERNAL_ERROR;
 				break;
 		}
