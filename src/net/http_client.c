@@ -45,6 +45,7 @@ typedef struct RequestState
 	bool		refused_private;
 	bool		refused_onion;	/* a direct request was about to resolve an .onion name */
 	bool		too_large;
+	bool		out_of_memory;	/* the body could not be grown */
 	const char *failed_option;	/* the first option curl refused, and why */
 	CURLcode	failed_code;
 	char		lookup_host[NOSTR_RELAY_HOST_MAX];	/* the host of the last lookup asked for */
@@ -208,7 +209,10 @@ write_body(char *data, size_t size, size_t nmemb, void *userdata)
 			cap *= 2;
 		grown = realloc(req->body, cap);
 		if (grown == NULL)
-			return 0;
+		{
+			st->out_of_memory = true;
+			return 0;			/* makes curl abort the transfer */
+		}
 		req->body = grown;
 		st->capacity = cap;
 	}
@@ -479,6 +483,12 @@ finish_request(HttpClient *client, CURL *easy, CURLcode result)
 		req->outcome = HTTP_REFUSED_PRIVATE;
 		snprintf(req->error, sizeof(req->error),
 				 "refused to connect to a loopback, private or link-local address");
+	}
+	else if (st->out_of_memory)
+	{
+		req->outcome = HTTP_FAILED;
+		snprintf(req->error, sizeof(req->error), "out of memory growing the response body past %zu bytes",
+				 req->body_len);
 	}
 	else if (st->refused_onion)
 	{
