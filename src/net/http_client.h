@@ -4,6 +4,13 @@
  * verified, only http/https are followed, and connections to loopback/private/link-local addresses
  * are refused unless the client allows them. No PostgreSQL headers: memory is malloc'd and released by
  * http_client_destroy.
+ *
+ * .onion hosts (the nostr layer's one rule, nostr/relay_url.h): a valid v3 onion is requested only
+ * via_tor; a name in the .onion TLD that is not a valid v3 address is refused by http_client_add
+ * (it can resolve nowhere, and asking DNS would leak it); a direct request redirected to an .onion
+ * host fails before its lookup. Every failure, libcurl's included, reaches the caller as
+ * outcome and error: curl's own message for a failed transfer, the option's name when curl
+ * refuses one, the multi call and curl_multi_strerror when the multi handle fails.
  */
 #ifndef BIGBROTR_NET_HTTP_CLIENT_H
 #define BIGBROTR_NET_HTTP_CLIENT_H
@@ -28,7 +35,8 @@ typedef enum HttpOutcome
 	HTTP_TOO_LARGE,				/* the body exceeded max_body */
 	HTTP_TIMEOUT,
 	HTTP_REFUSED_PRIVATE,		/* the target resolved to a refused address */
-	HTTP_FAILED					/* DNS, connection, TLS or protocol error: see error */
+	HTTP_FAILED					/* DNS, connection, TLS, protocol or libcurl error, or a refused
+								 * request: see error */
 } HttpOutcome;
 
 typedef struct HttpRequest
@@ -53,10 +61,22 @@ typedef struct HttpRequest
 	void	   *internal;
 } HttpRequest;
 
-/* Creates a client; NULL with *error set on failure. */
-HttpClient *http_client_create(const HttpClientOptions *options, char *error, size_t error_len);
+/* Why http_client_create failed. */
+typedef enum HttpCreateFailure
+{
+	HTTP_CREATE_NO_MEMORY,
+	HTTP_CREATE_LIBRARY			/* libcurl could not be initialized */
+} HttpCreateFailure;
 
-/* Queues a request; it runs during http_client_run. Returns false (and sets req->error) on failure. */
+/* Creates a client; NULL with *error (and *failure, when not NULL) set on failure. */
+HttpClient *http_client_create(const HttpClientOptions *options, HttpCreateFailure *failure,
+							   char *error, size_t error_len);
+
+/*
+ * Queues a request; it runs during http_client_run. Returns false, with outcome HTTP_FAILED and
+ * req->error set, when it cannot start: a URL curl cannot parse, an invalid .onion name, a v3 onion
+ * without via_tor, via_tor without a proxy, an option curl refuses ("could not set CURLOPT_...: ...").
+ */
 bool		http_client_add(HttpClient *client, HttpRequest *req);
 
 /*
@@ -70,7 +90,10 @@ void		http_client_destroy(HttpClient *client);
 
 const char *http_outcome_name(HttpOutcome outcome);
 
-/* Whether an http(s) URL's host is a .onion address (reached only through Tor). */
+/*
+ * Whether an http(s) URL's host is a valid v3 .onion address (nostr_host_is_onion_v3), which is
+ * reached only through Tor. False for clearnet hosts, unparsable URLs and invalid .onion names.
+ */
 bool		http_url_is_onion(const char *url);
 
 #endif							/* BIGBROTR_NET_HTTP_CLIENT_H */

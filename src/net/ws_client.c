@@ -14,6 +14,11 @@
  * - on_close is called from one place (finish) guarded by the connection's state, whatever path
  *   (lws error, lws close, wsi destruction, our own timeout, loop destruction) gets there first. A
  *   connection's memory lives until both on_close has run and lws has destroyed its wsi.
+ * - Every lws call that can fail is checked: a failure closes that one connection with a detail
+ *   naming it (lws_write, lws_callback_on_writable, lws_add_http_header_by_token,
+ *   lws_client_connect_via_info), or, for lws_service, which fails only when the context is
+ *   unusable, every connection of the loop. lws' own error lines are kept while the loop is made,
+ *   so a context or vhost lws refuses is reported with lws' reason.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE				/* EAI_INPROGRESS */
@@ -115,6 +120,8 @@ struct WsLoop
 	bool		in_service;		/* inside ws_loop_run: callbacks may be running */
 	DnsLookup  *orphans;		/* lookups given up on, still held by glibc */
 	lws_sorted_usec_list_t wake;
+	bool		failed;			/* lws_service failed: the context cannot be serviced again */
+	char		failure[WS_DETAIL_MAX];
 };
 
 static int	ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -148,10 +155,25 @@ ws_close_reason_name(WsCloseReason reason)
 	return "unknown";
 }
 
-/* lws logs go nowhere: every failure reaches the caller through on_close's detail instead. */
+/*
+ * lws logs go nowhere: every failure reaches the caller through on_close's detail instead. The
+ * last error line is kept (cleared before each lws call that reports through it), to say why lws
+ * refused a context or a vhost, or why lws_service failed.
+ */
+static char lws_last_error[WS_DETAIL_MAX];
+
 static void
 lws_log_drop(int level, const char *line)
 {
+	size_t		n;
+
+	if (!(level & LLL_ERR))
+		return;
+	n = strcspn(line, "\n");
+	if (n >= sizeof(lws_last_error))
+		n = sizeof(lws_last_error) - 1;
+	memcpy(lws_last_error, line, n);
+	lws_last_error[n] = '\0';
 }
 
 static void
@@ -220,6 +242,28 @@ kill_wsi(WsConn *conn)
 		lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+/*
+ * Outside lws callbacks, where on_close must not run (ws_send_text may be called from anywhere):
+ * the next advance finishes the connection with this reason and kills its wsi.
+ */
+static void
+finish_later(WsConn *conn, WsCloseReason reason, const char *detail)
+{
+	if (conn->pending_finish)
+		return;
+	conn->pending_finish = true;
+	conn->pending_reason = reason;
+	snprintf(conn->pending_detail, sizeof(conn->pending_detail), "%s", detail);
+	if (conn->loop->in_service)
+		lws_cancel_service(conn->loop->context);
+}
+
+/*
+ * lws_callback_on_writable returns -1 when the socket is no longer in lws' poll set (0 when the
+ * connection is already shutting down, which lws finishes by itself).
+ */
+#define WRITABLE_FAILED "lws_callback_on_writable failed: the socket left lws' poll set"
+
 /* ---- lws callback ---- */
 
 static int
@@ -271,6 +315,7 @@ static int
 on_writable(WsConn *conn, struct lws *wsi)
 {
 	SendItem   *item;
+	int			n;
 
 	if (conn->state == CONN_DONE)
 		return -1;
@@ -285,15 +330,20 @@ on_writable(WsConn *conn, struct lws *wsi)
 	conn->sq_head = item->next;
 	if (conn->sq_head == NULL)
 		conn->sq_tail = NULL;
-	if (lws_write(wsi, item->buf + LWS_PRE, item->len, LWS_WRITE_TEXT) < (int) item->len)
+	/* lws buffers what the socket does not take: less than len back is a failure, -1 a fatal one. */
+	n = lws_write(wsi, item->buf + LWS_PRE, item->len, LWS_WRITE_TEXT);
+	if (n < 0 || (size_t) n < item->len)
 	{
+		finishf(conn, WS_CLOSE_REMOTE, "lws_write of a %zu-byte message failed (returned %d)", item->len, n);
 		free(item);
-		finish(conn, WS_CLOSE_REMOTE, "write failed");
 		return -1;
 	}
 	free(item);
-	if (conn->sq_head)
-		lws_callback_on_writable(wsi);
+	if (conn->sq_head && lws_callback_on_writable(wsi) < 0)
+	{
+		finish(conn, WS_CLOSE_REMOTE, WRITABLE_FAILED);
+		return -1;
+	}
 	return 0;
 }
 
@@ -343,15 +393,23 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void 
 				if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_USER_AGENT,
 												 (const unsigned char *) ua, (int) strlen(ua),
 												 p, *p + len))
+				{
+					finishf(conn, WS_CLOSE_CONNECT_FAILED,
+							"lws_add_http_header_by_token failed: the User-Agent (%zu bytes) does not "
+							"fit in the %zu bytes left for the handshake", strlen(ua), len);
 					return -1;
+				}
 				break;
 			}
 		case LWS_CALLBACK_CLIENT_ESTABLISHED:
 			if (conn->state == CONN_DONE)
 				return -1;
 			conn->state = CONN_OPEN;
-			if (conn->close_requested || conn->sq_head)
-				lws_callback_on_writable(wsi);
+			if ((conn->close_requested || conn->sq_head) && lws_callback_on_writable(wsi) < 0)
+			{
+				finish(conn, conn->close_requested ? WS_CLOSE_NORMAL : WS_CLOSE_REMOTE, WRITABLE_FAILED);
+				return -1;
+			}
 			if (!conn->close_requested && conn->cb.on_open)
 				conn->cb.on_open(conn, conn->user);
 			break;
@@ -425,6 +483,7 @@ make_vhost(WsLoop *loop, const char *name, const char *proxy_host, int proxy_por
 	info.client_ssl_ca_filepath = loop->ca_file;
 	info.http_proxy_address = proxy_host;
 	info.http_proxy_port = proxy_port > 0 ? (unsigned int) proxy_port : 0;
+	lws_last_error[0] = '\0';
 	return lws_create_vhost(loop->context, &info);
 }
 
@@ -433,13 +492,13 @@ make_vhost(WsLoop *loop, const char *name, const char *proxy_host, int proxy_por
  * resolving it once here (a local name such as a compose service, or a literal) keeps that out of
  * the connection path.
  */
-static char *
-resolve_proxy_host(const char *host, char *error, size_t error_len)
+static bool
+resolve_proxy_host(const char *host, char ip[INET6_ADDRSTRLEN], char *error, size_t error_len)
 {
 	struct addrinfo hints;
 	struct addrinfo *res = NULL;
-	char		ip[INET6_ADDRSTRLEN];
 	int			rc;
+	bool		ok;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_INET;	/* lws' proxy setting takes host:port, which an IPv6 literal breaks */
@@ -448,44 +507,82 @@ resolve_proxy_host(const char *host, char *error, size_t error_len)
 	if (rc != 0 || res == NULL)
 	{
 		snprintf(error, error_len, "cannot resolve the tunnel proxy host %s: %s", host, gai_strerror(rc));
-		return NULL;
+		return false;
 	}
-	inet_ntop(AF_INET, &((struct sockaddr_in *) res->ai_addr)->sin_addr, ip, sizeof(ip));
+	ok = inet_ntop(AF_INET, &((struct sockaddr_in *) res->ai_addr)->sin_addr, ip, INET6_ADDRSTRLEN) != NULL;
+	if (!ok)
+		snprintf(error, error_len, "cannot write the address of the tunnel proxy host %s: %s", host,
+				 strerror(errno));
 	freeaddrinfo(res);
-	return strdup(ip);
+	return ok;
+}
+
+static WsLoop *
+create_failed(WsLoop *loop, WsCreateFailure kind, WsCreateFailure *failure)
+{
+	ws_loop_destroy(loop);
+	if (failure)
+		*failure = kind;
+	return NULL;
+}
+
+/* lws' last error line, as " (lws: ...)", or nothing when it said none. */
+static const char *
+lws_reason(char *buf, size_t len)
+{
+	if (lws_last_error[0])
+		snprintf(buf, len, " (lws: %s)", lws_last_error);
+	else
+		buf[0] = '\0';
+	return buf;
 }
 
 WsLoop *
-ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
+ws_loop_create(const WsLoopOptions *options, WsCreateFailure *failure, char *error, size_t error_len)
 {
 	struct lws_context_creation_info info;
 	WsLoop	   *loop;
 	char	   *env_proxy;
+	char		why[WS_DETAIL_MAX + 8];
 
 	loop = calloc(1, sizeof(WsLoop));
 	if (loop == NULL)
 	{
 		snprintf(error, error_len, "out of memory");
-		return NULL;
+		return create_failed(NULL, WS_CREATE_NO_MEMORY, failure);
 	}
 	loop->allow_private = options->allow_private_addresses;
 	loop->max_message = options->max_message_size ? options->max_message_size : WS_DEFAULT_MAX_MESSAGE;
 	loop->user_agent = strdup(options->user_agent && options->user_agent[0] ? options->user_agent : "bigbrotr");
-	if (options->tunnel_proxy_host && options->tunnel_proxy_host[0])
-	{
-		loop->proxy_host = resolve_proxy_host(options->tunnel_proxy_host, error, error_len);
-		if (loop->proxy_host == NULL)
-		{
-			ws_loop_destroy(loop);
-			return NULL;
-		}
-	}
 	if (options->ca_file && options->ca_file[0])
 		loop->ca_file = strdup(options->ca_file);
 	else if (access(WS_SYSTEM_CA_FILE, R_OK) == 0)
 		loop->ca_file = strdup(WS_SYSTEM_CA_FILE);
+	if (loop->user_agent == NULL || (loop->ca_file == NULL && options->ca_file && options->ca_file[0]))
+	{
+		snprintf(error, error_len, "out of memory");
+		return create_failed(loop, WS_CREATE_NO_MEMORY, failure);
+	}
+	if (options->tunnel_proxy_host && options->tunnel_proxy_host[0])
+	{
+		char		ip[INET6_ADDRSTRLEN];
+
+		if (options->tunnel_proxy_port <= 0 || options->tunnel_proxy_port > 65535)
+		{
+			snprintf(error, error_len, "tunnel proxy port %d is out of range", options->tunnel_proxy_port);
+			return create_failed(loop, WS_CREATE_BAD_OPTION, failure);
+		}
+		if (!resolve_proxy_host(options->tunnel_proxy_host, ip, error, error_len))
+			return create_failed(loop, WS_CREATE_PROXY_UNRESOLVED, failure);
+		if ((loop->proxy_host = strdup(ip)) == NULL)
+		{
+			snprintf(error, error_len, "out of memory");
+			return create_failed(loop, WS_CREATE_NO_MEMORY, failure);
+		}
+	}
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_drop);
+	lws_last_error[0] = '\0';
 
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
@@ -498,9 +595,8 @@ ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
 	loop->context = lws_create_context(&info);
 	if (loop->context == NULL)
 	{
-		snprintf(error, error_len, "lws_create_context failed");
-		ws_loop_destroy(loop);
-		return NULL;
+		snprintf(error, error_len, "lws_create_context failed%s", lws_reason(why, sizeof(why)));
+		return create_failed(loop, WS_CREATE_LIBRARY, failure);
 	}
 
 	/*
@@ -508,6 +604,11 @@ ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
 	 * (and keep our address checks), so the variable is hidden while the direct vhost is made.
 	 */
 	env_proxy = dup_or_null(getenv("http_proxy"));
+	if (getenv("http_proxy") && env_proxy == NULL)
+	{
+		snprintf(error, error_len, "out of memory");
+		return create_failed(loop, WS_CREATE_NO_MEMORY, failure);
+	}
 	if (env_proxy)
 		unsetenv("http_proxy");
 	loop->direct = make_vhost(loop, "direct", NULL, 0);
@@ -516,28 +617,21 @@ ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len)
 		setenv("http_proxy", env_proxy, 1);
 		free(env_proxy);
 	}
-	if (loop->direct == NULL)
+	/* lws makes the vhost even when it cannot load the CA file, and says so only in its log. */
+	if (loop->direct == NULL || lws_last_error[0])
 	{
-		snprintf(error, error_len, "could not create the direct vhost (CA file %s)",
-				 loop->ca_file ? loop->ca_file : "(default)");
-		ws_loop_destroy(loop);
-		return NULL;
+		snprintf(error, error_len, "could not create the direct vhost (CA file %s)%s",
+				 loop->ca_file ? loop->ca_file : "(default)", lws_reason(why, sizeof(why)));
+		return create_failed(loop, WS_CREATE_LIBRARY, failure);
 	}
 	if (loop->proxy_host)
 	{
-		if (options->tunnel_proxy_port <= 0 || options->tunnel_proxy_port > 65535)
-		{
-			snprintf(error, error_len, "tunnel proxy port %d is out of range", options->tunnel_proxy_port);
-			ws_loop_destroy(loop);
-			return NULL;
-		}
 		loop->tunnel = make_vhost(loop, "tunnel", loop->proxy_host, options->tunnel_proxy_port);
-		if (loop->tunnel == NULL)
+		if (loop->tunnel == NULL || lws_last_error[0])
 		{
-			snprintf(error, error_len, "could not create the proxy vhost for %s:%d",
-					 loop->proxy_host, options->tunnel_proxy_port);
-			ws_loop_destroy(loop);
-			return NULL;
+			snprintf(error, error_len, "could not create the proxy vhost for %s:%d%s",
+					 loop->proxy_host, options->tunnel_proxy_port, lws_reason(why, sizeof(why)));
+			return create_failed(loop, WS_CREATE_LIBRARY, failure);
 		}
 	}
 	return loop;
@@ -621,6 +715,7 @@ start_lws(WsConn *conn)
 {
 	struct lws_client_connect_info info;
 	struct lws *wsi;
+	char		why[WS_DETAIL_MAX + 8];
 
 	memset(&info, 0, sizeof(info));
 	info.context = conn->loop->context;
@@ -634,10 +729,14 @@ start_lws(WsConn *conn)
 	info.opaque_user_data = conn;
 	info.pwsi = &conn->wsi;
 	conn->state = CONN_CONNECTING;
+	lws_last_error[0] = '\0';
 	wsi = lws_client_connect_via_info(&info);
 	conn->wsi = wsi;
+	/* When lws already said why (CLIENT_CONNECTION_ERROR, inside the call), that reason stays. */
 	if (wsi == NULL)
-		finishf(conn, WS_CLOSE_CONNECT_FAILED, "could not start connecting to %s", conn->address);
+		finishf(conn, WS_CLOSE_CONNECT_FAILED, "lws_client_connect_via_info failed for %s port %d%s%s",
+				conn->address, conn->port, conn->via_tor ? " through the tunnel proxy" : "",
+				lws_reason(why, sizeof(why)));
 }
 
 /*
@@ -718,11 +817,31 @@ reap(WsLoop *loop)
 	}
 }
 
+/*
+ * lws_service failed: lws 4.1 says so only when its context is being destroyed or cannot service
+ * a socket at all, so nothing on this loop can progress. Every connection is closed with the reason
+ * and later ws_connect calls are refused.
+ */
+static void
+loop_failed(WsLoop *loop, int rc)
+{
+	char		why[WS_DETAIL_MAX + 8];
+
+	loop->failed = true;
+	snprintf(loop->failure, sizeof(loop->failure), "the connection loop failed: lws_service returned %d%s",
+			 rc, lws_reason(why, sizeof(why)));
+	for (WsConn *conn = loop->head; conn; conn = conn->next)
+		finish(conn, WS_CLOSE_SHUTDOWN, loop->failure);
+}
+
 int
 ws_loop_run(WsLoop *loop, int slice_ms)
 {
 	int64_t		end = net_clock_ms() + (slice_ms > 0 ? slice_ms : 0);
+	int			rc = 0;
 
+	if (loop->failed)
+		return loop->alive;
 	loop->in_service = true;
 	for (;;)
 	{
@@ -732,18 +851,26 @@ ws_loop_run(WsLoop *loop, int slice_ms)
 
 		if (end - now <= 0)
 		{
+			lws_last_error[0] = '\0';
 			if (slice_ms <= 0)
-				lws_service(loop->context, -1);
+				rc = lws_service(loop->context, -1);
 			break;
 		}
 		if (wait < 1)
 			wait = 1;
 		/* lws_service sleeps until its next timer: this one bounds the sleep. */
 		lws_sul_schedule(loop->context, 0, &loop->wake, wake_noop, (lws_usec_t) wait * 1000);
-		lws_service(loop->context, 0);
+		lws_last_error[0] = '\0';
+		if ((rc = lws_service(loop->context, 0)) < 0)
+			break;
 	}
 	loop->in_service = false;
 	lws_sul_cancel(&loop->wake);
+	if (rc < 0)
+	{
+		loop_failed(loop, rc);
+		return loop->alive;
+	}
 	advance(loop);
 	reap(loop);
 	return loop->alive;
@@ -802,6 +929,11 @@ ws_connect(WsLoop *loop, const char *url, bool via_tor, int connect_timeout_ms,
 		free(conn);
 		snprintf(error, error_len, "out of memory");
 		return NULL;
+	}
+	if (loop->failed)
+	{
+		snprintf(error, error_len, "%s", loop->failure);
+		goto fail;
 	}
 	if (nostr_relay_url_parse(url, strlen(url), u, &err) != NOSTR_OK)
 	{
@@ -896,8 +1028,11 @@ ws_send_text(WsConn *conn, const char *data, size_t len)
 	else
 		conn->sq_head = item;
 	conn->sq_tail = item;
-	if (conn->state == CONN_OPEN && conn->wsi)
-		lws_callback_on_writable(conn->wsi);
+	if (conn->state == CONN_OPEN && conn->wsi && lws_callback_on_writable(conn->wsi) < 0)
+	{
+		finish_later(conn, WS_CLOSE_REMOTE, WRITABLE_FAILED);
+		return false;
+	}
 	return true;
 }
 
@@ -917,8 +1052,10 @@ ws_close(WsConn *conn)
 	if (conn->state == CONN_OPEN)
 	{
 		/* A close frame goes out when writable; a peer that never lets it out is dropped. */
-		lws_callback_on_writable(conn->wsi);
-		lws_set_timeout(conn->wsi, PENDING_TIMEOUT_CLOSE_SEND, WS_CLOSE_GRACE_S);
+		if (lws_callback_on_writable(conn->wsi) < 0)
+			kill_wsi(conn);		/* no close frame then: WSI_DESTROY finishes it as closed by us */
+		else
+			lws_set_timeout(conn->wsi, PENDING_TIMEOUT_CLOSE_SEND, WS_CLOSE_GRACE_S);
 	}
 	else
 		kill_wsi(conn);

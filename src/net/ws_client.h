@@ -34,7 +34,8 @@ typedef enum WsCloseReason
 	WS_CLOSE_REFUSED_PRIVATE,	/* the target resolved to a refused address */
 	WS_CLOSE_TIMEOUT,			/* connect timeout */
 	WS_CLOSE_TOO_LARGE,			/* a message exceeded max_message_size */
-	WS_CLOSE_SHUTDOWN			/* the loop was destroyed with the connection open */
+	WS_CLOSE_SHUTDOWN			/* the loop was destroyed, or failed (lws_service), with
+								 * the connection open */
 } WsCloseReason;
 
 typedef struct WsCallbacks
@@ -47,19 +48,34 @@ typedef struct WsCallbacks
 	void		(*on_close) (WsConn *conn, void *user, WsCloseReason reason, const char *detail);
 } WsCallbacks;
 
-WsLoop	   *ws_loop_create(const WsLoopOptions *options, char *error, size_t error_len);
+/* Why ws_loop_create failed. */
+typedef enum WsCreateFailure
+{
+	WS_CREATE_NO_MEMORY,
+	WS_CREATE_BAD_OPTION,		/* an option is out of range (the tunnel proxy port) */
+	WS_CREATE_PROXY_UNRESOLVED, /* the tunnel proxy's host name does not resolve */
+	WS_CREATE_LIBRARY			/* libwebsockets refused the context or a vhost (lws' reason
+								 * in error) */
+} WsCreateFailure;
+
+/* Creates a loop; NULL with *error (and *failure, when not NULL) set on failure. */
+WsLoop	   *ws_loop_create(const WsLoopOptions *options, WsCreateFailure *failure, char *error,
+						   size_t error_len);
 
 /*
  * Starts connecting to a ws:// or wss:// URL (already normalized). Returns NULL and calls nothing
  * when the connection cannot even be started (error says why): a bad URL, via_tor without a tunnel
- * proxy, an .onion URL without via_tor. connect_timeout_ms (<= 0: 30 s) covers DNS, TCP, TLS and the
+ * proxy, an .onion URL without via_tor, a loop whose lws_service failed. connect_timeout_ms (<= 0: 30 s) covers DNS, TCP, TLS and the
  * handshake. Nothing happens on the network until ws_loop_run; every outcome after a non-NULL return,
  * including a refused private address, arrives as on_close during ws_loop_run.
  */
 WsConn	   *ws_connect(WsLoop *loop, const char *url, bool via_tor, int connect_timeout_ms,
 					   const WsCallbacks *callbacks, void *user, char *error, size_t error_len);
 
-/* Queues a text message; it is sent when the socket is writable. False when the connection is closing. */
+/*
+ * Queues a text message; it is sent when the socket is writable. False when the connection is
+ * closing, or when lws cannot wait for the socket (on_close follows, from the next ws_loop_run).
+ */
 bool		ws_send_text(WsConn *conn, const char *data, size_t len);
 
 /* Closes the connection; on_close(WS_CLOSE_NORMAL) follows during a later ws_loop_run. */

@@ -124,8 +124,10 @@ parse_ipv4(const char *h, size_t n, uint32_t *out)
 	return true;
 }
 
-/* v3 onion: base32(pubkey[32] | checksum[2] | version=3), checksum = SHA3-256(".onion checksum"
- * | pubkey | version)[0..2). */
+/*
+ * v3 onion label: base32(pubkey[32] | checksum[2] | version=3), checksum = SHA3-256(".onion checksum"
+ * | pubkey | version)[0..2). Base32 is read in either case, as DNS names are.
+ */
 static bool
 valid_onion_v3(const char *label, size_t n)
 {
@@ -142,7 +144,7 @@ valid_onion_v3(const char *label, size_t n)
 		return false;
 	for (i = 0; i < n; i++)
 	{
-		char		c = label[i];
+		char		c = lower(label[i]);
 		unsigned	v;
 
 		if (c >= 'a' && c <= 'z')
@@ -169,14 +171,55 @@ valid_onion_v3(const char *label, size_t n)
 	return digest[0] == raw[32] && digest[1] == raw[33];
 }
 
+/* Length of host without one trailing dot ("relay.example." names the same host). */
+static size_t
+without_root_dot(const char *host, size_t len)
+{
+	return len > 0 && host[len - 1] == '.' ? len - 1 : len;
+}
+
+bool
+nostr_host_in_onion_tld(const char *host, size_t len)
+{
+	size_t		start;
+	size_t		i;
+
+	if (host == NULL)
+		return false;
+	len = without_root_dot(host, len);
+	for (start = len; start > 0 && host[start - 1] != '.'; start--)
+		;
+	if (len - start != 5)
+		return false;
+	for (i = 0; i < 5; i++)
+		if (lower(host[start + i]) != "onion"[i])
+			return false;
+	return true;
+}
+
+bool
+nostr_host_is_onion_v3(const char *host, size_t len)
+{
+	size_t		end,
+				start;
+
+	if (!nostr_host_in_onion_tld(host, len))
+		return false;
+	len = without_root_dot(host, len);
+	if (len == 5)
+		return false;			/* "onion" alone */
+	end = len - 6;				/* the label before ".onion" is host[start..end) */
+	for (start = end; start > 0 && host[start - 1] != '.'; start--)
+		;
+	return valid_onion_v3(host + start, end - start);
+}
+
 /* Checks an ASCII lower-case DNS name; on success also sets the onion flag. */
 static int
 check_hostname(const char *h, size_t n, bool *onion, nostr_error *err)
 {
 	size_t		start = 0,
 				i;
-	size_t		last_start = 0,
-				prev_start = 0;
 
 	*onion = false;
 	if (n > 253)
@@ -193,17 +236,15 @@ check_hostname(const char *h, size_t n, bool *onion, nostr_error *err)
 				return nostr_error_set(err, NOSTR_ERR_BAD_HOST, "host label longer than 63 characters");
 			if (h[start] == '-' || h[i - 1] == '-')
 				return nostr_error_set(err, NOSTR_ERR_BAD_HOST, "host label starts or ends with '-'");
-			prev_start = last_start;
-			last_start = start;
 			start = i + 1;
 			continue;
 		}
 		if (!((h[i] >= 'a' && h[i] <= 'z') || is_digit(h[i]) || h[i] == '-' || h[i] == '_'))
 			return nostr_error_set(err, NOSTR_ERR_BAD_HOST, "character '%c' not allowed in host name", h[i]);
 	}
-	if (n - last_start == 5 && memcmp(h + last_start, "onion", 5) == 0)
+	if (nostr_host_in_onion_tld(h, n))
 	{
-		if (last_start == 0 || !valid_onion_v3(h + prev_start, last_start - 1 - prev_start))
+		if (!nostr_host_is_onion_v3(h, n))
 			return nostr_error_set(err, NOSTR_ERR_BAD_ONION,
 								   "not a valid v3 onion address (56 base32 characters with checksum)");
 		*onion = true;

@@ -53,4 +53,21 @@ int			nostr_relay_url_parse(const char *input, size_t len, nostr_relay_url *out,
 
 const char *nostr_network_name(nostr_network network);
 
+/*
+ * The project's one onion rule, used by the URL parser above (a relay is network "tor" exactly when
+ * its host passes nostr_host_is_onion_v3) and by src/net's HTTP client. host[0..len) is a host name
+ * as written (any case, one trailing dot allowed, no port).
+ *
+ * nostr_host_in_onion_tld: the last label is "onion", so only Tor can resolve the name (RFC 7686):
+ * it must never be asked of DNS, valid or not.
+ *
+ * nostr_host_is_onion_v3: in that TLD, and the label before "onion" is a v3 onion address: 56 base32
+ * characters (either case) encoding a 32-byte key, a 2-byte checksum (SHA3-256 of ".onion checksum",
+ * the key and the version) and version 3. Labels in front of it (www.<v3>.onion, a name the same
+ * service answers for) are not looked at. v2 names (16 characters), bad checksums, other versions,
+ * "onion" alone and empty labels fail.
+ */
+bool		nostr_host_in_onion_tld(const char *host, size_t len);
+bool		nostr_host_is_onion_v3(const char *host, size_t len);
+
 #endif							/* BIGBROTR_NOSTR_RELAY_URL_H */

@@ -322,6 +322,27 @@ test('a tunnel proxy whose name does not resolve fails the loop creation, with t
   assert.match(line.error, /cannot resolve the tunnel proxy host no-such-proxy.invalid/);
 });
 
+test('lws failures reach the caller with their reason: a User-Agent too big for the handshake, a CA file lws cannot load', async () => {
+  // lws_add_http_header_by_token refuses a 5000-byte header: that connection fails, naming the call.
+  const before = misbehavingConnections;
+  const r = await probe(['--allow-private', '--user-agent-size', '5000', `ws://127.0.0.1:${misbehaving.port}/whoami`]);
+  assert.deepEqual(r.reasons, ['connect_failed']);
+  assert.match(r.closes[0].detail, /lws_add_http_header_by_token failed: the User-Agent \(5000 bytes\) does not fit/);
+  assert.equal(misbehavingConnections, before, 'no upgrade reached the server');
+  const ok = await probe(['--allow-private', '--user-agent', 'custom-agent/1', '--close-on', '{',
+    `ws://127.0.0.1:${misbehaving.port}/whoami`]);
+  assert.equal(JSON.parse(ok.messages[0].data).ua, 'custom-agent/1', 'a User-Agent that fits is sent');
+
+  // lws makes a vhost whose CA file it cannot load and only logs it: the loop refuses, with lws' line.
+  const garbage = path.join(tmp, 'not-a-ca.pem');
+  fs.writeFileSync(garbage, 'not a certificate\n');
+  const err = await run(PROBE, ['--ca', garbage, `ws://127.0.0.1:${closedPort}`]).then(() => null, (e) => e);
+  assert.ok(err, 'the probe exits non-zero');
+  const line = JSON.parse(err.stdout.trim());
+  assert.equal(line.ev, 'loop_error');
+  assert.match(line.error, /could not create the direct vhost .*lws: Unable to load SSL Client certs file from .*not-a-ca\.pem/);
+});
+
 test('via Tor: an .onion relay is reached through the CONNECT proxy, with no local DNS or address check', async () => {
   const proxy = await startConnectProxy({ map: { [`${ONION}:80`]: relay.port } });
   try {

@@ -6,6 +6,7 @@
  * ws_loop_run slice took. It asserts nothing itself: the test reads the lines.
  *
  *   ws_client_probe [--allow-private] [--proxy HOST:PORT] [--via-tor] [--ca FILE]
+ *                   [--user-agent TEXT | --user-agent-size N]
  *                   [--max-message N] [--timeout MS] [--count N] [--send TEXT]...
  *                   [--close-on PREFIX] [--close-after MS] [--run MS] [--slice MS] [--quiet] URL...
  */
@@ -36,6 +37,7 @@ static long long t0;
 static int	total_messages;
 static unsigned long long total_bytes;
 static bool quiet;				/* count messages without printing them (throughput runs) */
+static char *long_user_agent;	/* --user-agent-size */
 
 static void
 print_json_string(const char *s, size_t len)
@@ -163,6 +165,20 @@ main(int argc, char **argv)
 		}
 		else if (strcmp(a, "--ca") == 0)
 			options.ca_file = argv[++i];
+		else if (strcmp(a, "--user-agent") == 0)
+			options.user_agent = argv[++i];
+		else if (strcmp(a, "--user-agent-size") == 0)
+		{
+			/* one that cannot fit in lws' handshake buffer, to see that failure reported */
+			size_t		n = strtoull(argv[++i], NULL, 10);
+
+			long_user_agent = malloc(n + 1);
+			if (long_user_agent == NULL)
+				return 1;
+			memset(long_user_agent, 'u', n);
+			long_user_agent[n] = '\0';
+			options.user_agent = long_user_agent;
+		}
 		else if (strcmp(a, "--max-message") == 0)
 			options.max_message_size = strtoull(argv[++i], NULL, 10);
 		else if (strcmp(a, "--timeout") == 0)
@@ -187,7 +203,7 @@ main(int argc, char **argv)
 	if (nurls == 0 || count < 1)
 		return usage();
 
-	loop = ws_loop_create(&options, error, sizeof(error));
+	loop = ws_loop_create(&options, NULL, error, sizeof(error));
 	if (loop == NULL)
 	{
 		printf("{\"ev\":\"loop_error\",\"error\":");

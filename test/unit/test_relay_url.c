@@ -1,15 +1,21 @@
 /*
  * test_relay_url.c: relay URL normalization, network and host classification from
- * test/fixtures/nostr/relay_urls.tsv, control characters, and sockaddr classification.
+ * test/fixtures/nostr/relay_urls.tsv, control characters, the exported onion rule, and sockaddr
+ * classification.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/evp.h>
+
 #include "nostr/relay_url.h"
 #include "tap.h"
+
+#define V3 "duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad"
 
 static void
 table(void)
@@ -87,6 +93,111 @@ fields_and_controls(void)
 	CHECK(nostr_relay_url_parse("", 0, &u, &err) == NOSTR_ERR_BAD_URL, "empty URL");
 }
 
+/* base32 of key[32] | checksum[2] | version with a correct checksum for that version. */
+static void
+make_onion(const unsigned char key[32], unsigned char version, char out[57])
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+	unsigned char msg[15 + 32 + 1];
+	unsigned char raw[35];
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned	dlen = 0;
+	unsigned	acc = 0;
+	int			bits = 0;
+	size_t		o = 0;
+
+	memcpy(msg, ".onion checksum", 15);
+	memcpy(msg + 15, key, 32);
+	msg[47] = version;
+	EVP_Digest(msg, sizeof(msg), digest, &dlen, EVP_sha3_256(), NULL);
+	memcpy(raw, key, 32);
+	raw[32] = digest[0];
+	raw[33] = digest[1];
+	raw[34] = version;
+	for (size_t i = 0; i < sizeof(raw); i++)
+	{
+		acc = ((acc << 8) | raw[i]) & 0xFFFF;
+		bits += 8;
+		while (bits >= 5)
+		{
+			out[o++] = alphabet[(acc >> (bits - 5)) & 31];
+			bits -= 5;
+		}
+	}
+	out[o] = '\0';
+}
+
+static void
+onion_rule(void)
+{
+	const struct
+	{
+		const char *host;
+		bool		in_tld;
+		bool		v3;
+	}			cases[] = {
+		{V3 ".onion", true, true},
+		{V3 ".onion.", true, true},	/* the root's dot names the same host */
+		{"DUCKDUCKGOGG42XJOC72X3SJASOWOARFBGCMVFIMAFTT6TWAGSWZCZAD.ONION", true, true},
+		{"DuckDuckGogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.Onion", true, true},
+		{"www." V3 ".onion", true, true},	/* a subdomain of a v3 service */
+		{"a.b." V3 ".onion", true, true},
+		{"duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczae.onion", true, false},	/* checksum */
+		{"expyuzz4wqqyqhjn.onion", true, false},	/* v2: 16 characters */
+		{"duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzcza.onion", true, false},	/* 55 */
+		{"duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczadd.onion", true, false},	/* 57 */
+		{"duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzcz1d.onion", true, false},	/* not base32 */
+		{V3 ".www.onion", true, false},	/* the v3 label must be the one before "onion" */
+		{"onion", true, false},
+		{".onion", true, false},
+		{"www..onion", true, false},
+		{V3 ".onion..", false, false},
+		{V3 ".com", false, false},
+		{V3, false, false},
+		{"onion.example", false, false},
+		{"xonion", false, false},
+		{"relay.example", false, false},
+		{"", false, false},
+	};
+	unsigned char key[32];
+	char		label[57];
+	char		host[80];
+	char		other[80];
+	nostr_relay_url u;
+	nostr_error err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		size_t		n = strlen(cases[i].host);
+
+		CHECK(nostr_host_in_onion_tld(cases[i].host, n) == cases[i].in_tld &&
+			  nostr_host_is_onion_v3(cases[i].host, n) == cases[i].v3,
+			  "onion rule: '%s' in .onion %d, v3 %d", cases[i].host, cases[i].in_tld, cases[i].v3);
+	}
+	CHECK(!nostr_host_in_onion_tld(NULL, 0) && !nostr_host_is_onion_v3(NULL, 0), "onion rule: NULL host");
+	CHECK(nostr_host_is_onion_v3(V3 ".onion-and-more", strlen(V3 ".onion")) &&
+		  !nostr_host_is_onion_v3(V3 ".onion", strlen(V3 ".onio")),
+		  "onion rule: only host[0..len) is read");
+
+	/* A well-formed checksum over another version byte is still not v3. */
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char) (i * 7 + 1);
+	make_onion(key, 3, label);
+	snprintf(host, sizeof(host), "%s.onion", label);
+	make_onion(key, 4, label);
+	snprintf(other, sizeof(other), "%s.onion", label);
+	CHECK(nostr_host_is_onion_v3(host, strlen(host)) && !nostr_host_is_onion_v3(other, strlen(other)) &&
+		  nostr_host_in_onion_tld(other, strlen(other)),
+		  "onion rule: version 3 passes, version 4 with its own checksum does not (%s)", other);
+
+	/* The URL parser applies the same rule: a subdomain of a v3 onion is a tor relay. */
+	CHECK(nostr_relay_url_parse("ws://WWW." V3 ".onion/", strlen("ws://WWW." V3 ".onion/"), &u, &err) ==
+		  NOSTR_OK && u.network == NOSTR_NET_TOR && strcmp(u.url, "ws://www." V3 ".onion") == 0,
+		  "www.<v3>.onion is a tor relay URL (%s)", u.url);
+	CHECK(nostr_relay_url_parse("ws://" V3 ".www.onion", strlen("ws://" V3 ".www.onion"), &u, &err) ==
+		  NOSTR_ERR_BAD_ONION, "<v3>.www.onion is a bad onion");
+}
+
 static void
 sockaddrs(void)
 {
@@ -143,5 +254,6 @@ test_relay_url(void)
 {
 	table();
 	fields_and_controls();
+	onion_rule();
 	sockaddrs();
 }
