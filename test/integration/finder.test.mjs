@@ -29,7 +29,8 @@ before(async () => {
   await sql('DELETE FROM bigbrotr.finder_sources');
   await sql(`INSERT INTO bigbrotr.finder_sources (url, timeout_seconds) VALUES
       ($1, NULL), ($2, NULL), ($3, NULL), ($4, NULL), ($5, NULL), ($6, NULL), ($7, 2),
-      ('http://expyuzz4wqqyqhjn76cz3bgc7ap4gcgq2w3tbhsr3pd4omj5l2aqnhqd.onion/relays', NULL)`,
+      ('http://2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion/relays', NULL),
+      ('http://expyuzz4wqqyqhjn.onion/relays', NULL)`,
     ['/online', '/mixed', '/html', '/error500', '/object', '/huge', '/never'].map(server.url));
   await sql("INSERT INTO bigbrotr.finder_sources (url, enabled) VALUES ($1, false)", [server.url('/disabled')]);
   await setConfig({
@@ -55,8 +56,8 @@ test('good sources are read, hostile ones are logged and counted, none stops the
   assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
   const st = s.last_cycle_stats;
   assert.equal(st.sources_ok, 2);
-  assert.equal(st.sources_failed, 5);
-  assert.equal(st.sources_skipped, 1, 'the .onion source is skipped while Tor is off');
+  assert.equal(st.sources_failed, 6, 'five hostile sources, and a .onion name that is no v3 address');
+  assert.equal(st.sources_skipped, 1, 'the valid .onion source is skipped while Tor is off');
   assert.equal(st.urls_fetched, 3 + 8);
   assert.equal(st.urls_valid, 3 + 2);
   assert.equal(st.urls_invalid, 6);
@@ -74,6 +75,8 @@ test('good sources are read, hostile ones are logged and counted, none stops the
     const line = log.split('\n').find((l) => l.includes(`source ${server.url(path)}`) && why.test(l));
     assert.ok(line, `a log line for ${path} matching ${why}`);
   }
+  assert.match(log, /source http:\/\/expyuzz4wqqyqhjn\.onion\/relays: .*not a valid v3 onion address/,
+    'a .onion name that is no v3 address is refused before any lookup, with the reason');
   // Inserted by this very cycle, as clearnet relays, stamped with the cycle's time.
   const cycleStart = Math.floor(s.last_cycle_start.getTime() / 1000);
   const cycleEnd = Math.ceil(s.last_cycle_end.getTime() / 1000);
