@@ -314,11 +314,14 @@ http_client_add(HttpClient *client, HttpRequest *req)
 	/* The one onion rule decides what may be asked of whom, before anything is sent. */
 	if (!url_host(req->url, host, sizeof(host), error, sizeof(error)))
 		return refuse_request(req, "%s", error);
-	if (nostr_host_in_onion_tld(host, strlen(host)) && !nostr_host_is_onion_v3(host, strlen(host)))
-		return refuse_request(req, "%s is not a valid v3 onion address (56 base32 characters with "
-							  "checksum): refused, no network can resolve it", host);
-	if (!req->via_tor && nostr_host_in_onion_tld(host, strlen(host)))
-		return refuse_request(req, "an .onion host is reachable only through Tor");
+	if (nostr_host_in_onion_tld(host, strlen(host)))
+	{
+		if (!nostr_host_is_onion_v3(host, strlen(host)))
+			return refuse_request(req, "%s is not a valid v3 onion address (56 base32 characters with "
+								  "checksum): refused, no network can resolve it", host);
+		if (!req->via_tor)
+			return refuse_request(req, "an .onion host is reachable only through Tor");
+	}
 	if (req->via_tor && client->options.socks_proxy == NULL)
 		return refuse_request(req, "no Tor proxy configured");
 
