@@ -98,6 +98,23 @@ void		service_install_signal_handlers(void);
  */
 char	   *bb_catch_error(void (*body) (void *arg), void *arg, bool emit_report);
 
+/* ---- one bad row never costs its neighbours (row_isolation.c) ---- */
+
+/* Inserts rows [off, off + len) of the caller's batch; may raise an ERROR. */
+typedef void (*BbRowsInsertFn) (void *arg, int off, int len);
+/* Row index could not be stored: its SQLSTATE (5 characters) and PostgreSQL's message. */
+typedef void (*BbRowRejectedFn) (void *arg, int index, const char *sqlstate, const char *message);
+
+/*
+ * Inside a transaction: inserts rows [0, n) through insert(), each attempt in a subtransaction. When
+ * an attempt raises an error that belongs to the data (SQLSTATE classes 09, 22, 23, 42, 54, P0) it is
+ * rolled back and the range is bisected, so every storable row is stored and each row that is not is
+ * passed to rejected(). Any other error (cancel, shutdown, resources) is raised again. Returns the
+ * number of rejected rows. insert() may be called several times for the same rows, so it must be
+ * idempotent per attempt (its effects are rolled back when it fails).
+ */
+int			bb_insert_isolating(int n, BbRowsInsertFn insert, BbRowRejectedFn rejected, void *arg);
+
 /* ---- background worker entries (worker_setup.c) ---- */
 struct BackgroundWorker;
 
