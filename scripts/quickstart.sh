@@ -39,7 +39,7 @@ fi
 
 pg_ctlcluster 15 "$CLUSTER" restart
 psqlc() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PORT" "$@"; }
-psqlc -d postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'bigbrotr'" | grep -q 1 || psqlc -d postgres -c "CREATE DATABASE bigbrotr"
+psqlc -d postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'bigbrotr'" | grep -q 1 || psqlc -d postgres -c "CREATE DATABASE bigbrotr TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
 psqlc -d bigbrotr -c "CREATE EXTENSION IF NOT EXISTS bigbrotr"
 psqlc -d bigbrotr -c "SELECT name, bigbrotr_start(name) AS started FROM bigbrotr_services() ORDER BY name"
 sleep 3

@@ -16,13 +16,13 @@ SELECT relay_url, seen_at FROM events_relays;
 -- The same event seen on a second relay adds only the link.
 SELECT insert_event(decode(repeat('01', 32), 'hex'), decode(repeat('a1', 32), 'hex'), 1700000000, 1,
                     '[["t","pg"]]', 'hello', decode(repeat('b1', 64), 'hex'),
-                    'ws://relay.two.onion', 'tor', 300, 400);
+                    'ws://2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion', 'tor', 300, 400);
 SELECT count(*) AS events FROM events;
 SELECT relay_url, seen_at FROM events_relays ORDER BY relay_url;
 
--- insert_relay: idempotent, validates its arguments.
+-- insert_relay: idempotent (also across spellings of one URL), validates its arguments.
 SELECT insert_relay('wss://relay.three', 'clearnet', 1);
-SELECT insert_relay('wss://relay.three', 'tor', 2);
+SELECT insert_relay('WSS://Relay.Three:443/', NULL, 2);
 SELECT url, network, inserted_at FROM relays WHERE url = 'wss://relay.three';
 SELECT insert_relay('wss://bad', 'i2p', 1);
 SELECT insert_relay(NULL, 'clearnet', 1);

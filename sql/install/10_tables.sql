@@ -1,19 +1,51 @@
 -- Tables of the schema contract (design.md section 3): relays, events, where events were seen,
 -- deduplicated NIP-11 / NIP-66 documents, per-check snapshots and service state.
 
--- Values of the tags whose name is a single character, as relays index them for #x filters.
+-- The one rule for what a tag value becomes in events.tagvalues (and so in the GIN index
+-- events_tagvalues_idx). A value of at most 512 bytes (octet_length of its UTF-8 text, not
+-- characters) is its own entry. A longer value is the entry 'sha256:' followed by the lower-case hex
+-- SHA-256 of the value's UTF-8 bytes (the JSON string decoded, no quotes): 71 bytes, so no valid
+-- event, however long its tags, can meet the GIN item limit (2712 bytes). An exact-match query on
+-- any value uses the index in this form:
+--   WHERE tagvalues @> ARRAY[bigbrotr.tagvalue_entry($value)]
+-- (a literal short value equal to some 'sha256:<hex>' entry would also match; add
+--  AND tags @> jsonb_build_array(jsonb_build_array($letter, $value)) to be exact.)
+CREATE FUNCTION bigbrotr.tagvalue_entry(value text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN pg_catalog.octet_length(value) <= 512 THEN value
+                ELSE 'sha256:' || pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(value, 'UTF8')), 'hex')
+           END
+$$;
+
+-- The entries (bigbrotr.tagvalue_entry) of the values of the tags whose name is a single character,
+-- as relays index them for #x filters.
 CREATE FUNCTION bigbrotr.tags_to_tagvalues(tags jsonb) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-    SELECT coalesce(array_agg(t->>1), '{}'::text[])
+    SELECT coalesce(array_agg(bigbrotr.tagvalue_entry(t->>1)), '{}'::text[])
     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(tags) = 'array' THEN tags ELSE '[]'::jsonb END) AS t
     WHERE jsonb_typeof(t) = 'array' AND length(t->>0) = 1 AND t->>1 IS NOT NULL
 $$;
 
+-- The one form in which every table holds a relay: the URL normalized by the nostr core's rules
+-- (src/nostr/relay_url.c: lower-case scheme and host, IDN in punycode, no default port, no lone
+-- trailing slash) and its network by the same rules ('tor' for a valid v3 .onion host). One parse per
+-- call. A given network must agree with the URL (NULL: the URL's own). Raises 22023 with the reason
+-- for an invalid URL or a contradicting network, 22004 for a NULL URL. The insert procedures pass
+-- every relay URL through it; relays refuses any other form (events_relays and relay_metadata
+-- reference relays, so they hold the same form).
+CREATE FUNCTION bigbrotr.relay_url_canonical(url text, network text,
+    OUT normalized text, OUT relay_network text)
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'bigbrotr_relay_url_canonical';
+
 CREATE TABLE bigbrotr.relays (
     url         text    PRIMARY KEY,
     network     text    NOT NULL CHECK (network IN ('clearnet', 'tor')),
-    inserted_at bigint  NOT NULL
+    inserted_at bigint  NOT NULL,
+    -- Normalized, with the network of the URL (a contradicting network raises 22023).
+    CONSTRAINT relays_url_normalized CHECK ((bigbrotr.relay_url_canonical(url, network)).normalized = url)
 );
 
 CREATE TABLE bigbrotr.events (
@@ -74,3 +106,15 @@ CREATE TABLE bigbrotr.service_state (
     state        jsonb  NOT NULL DEFAULT '{}'::jsonb,
     updated_at   bigint NOT NULL
 );
+
+-- pg_dump keeps the archive and the services' cursors: tables created by an extension are left out
+-- of a dump unless marked as configuration tables, and a dump without them would restore an empty
+-- archive. pg_dump orders their data by the foreign keys between them, so a restore loads relays and
+-- events before the rows that reference them.
+SELECT pg_catalog.pg_extension_config_dump('bigbrotr.relays', '');
+SELECT pg_catalog.pg_extension_config_dump('bigbrotr.events', '');
+SELECT pg_catalog.pg_extension_config_dump('bigbrotr.events_relays', '');
+SELECT pg_catalog.pg_extension_config_dump('bigbrotr.nip11', '');
+SELECT pg_catalog.pg_extension_config_dump('bigbrotr.nip66', '');
+SELECT pg_catalog.pg_extension_config_dump('bigbrotr.relay_metadata', '');
+SELECT pg_catalog.pg_extension_config_dump('bigbrotr.service_state', '');

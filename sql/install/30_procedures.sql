@@ -5,18 +5,9 @@
 -- These are exactly the bytes the earlier pgcrypto-based form, digest(text, 'sha256'), hashed, so
 -- stored ids keep matching without pgcrypto (sql/05_hash_vectors.sql checks known vectors).
 -- The batch forms take arrays (one call per batch) and are what the background workers use.
-
-CREATE FUNCTION bigbrotr.check_network(p_network text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE
-AS $$
-BEGIN
-    IF p_network IS NULL OR p_network NOT IN ('clearnet', 'tor') THEN
-        RAISE EXCEPTION 'invalid relay network: %', coalesce(quote_literal(p_network), 'NULL')
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'network must be ''clearnet'' or ''tor''';
-    END IF;
-    RETURN p_network;
-END;
-$$;
+-- Every relay URL a procedure is given is stored as bigbrotr.relay_url_canonical makes it (the
+-- nostr core's normal form, the network by its rules); an invalid URL or a network that contradicts
+-- it raises 22023 with the reason. A NULL network means the URL's own.
 
 CREATE FUNCTION bigbrotr.compute_nip11_hash(
     p_name text, p_description text, p_banner text, p_icon text, p_pubkey text, p_contact text,
@@ -48,6 +39,8 @@ CREATE FUNCTION bigbrotr.insert_relay(p_url text, p_network text, p_inserted_at 
 RETURNS void
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    c record;
 BEGIN
     IF p_url IS NULL OR p_url = '' THEN
         RAISE EXCEPTION 'relay url must not be empty' USING ERRCODE = 'invalid_parameter_value';
@@ -55,13 +48,14 @@ BEGIN
     IF p_inserted_at IS NULL THEN
         RAISE EXCEPTION 'inserted_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    SELECT * INTO c FROM bigbrotr.relay_url_canonical(p_url, p_network);
     INSERT INTO bigbrotr.relays (url, network, inserted_at)
-    VALUES (p_url, bigbrotr.check_network(p_network), p_inserted_at)
+    VALUES (c.normalized, c.relay_network, p_inserted_at)
     ON CONFLICT (url) DO NOTHING;
 END;
 $$;
 
--- Batch form: returns how many relays were new.
+-- Batch form: returns how many relays were new (spellings of one relay are one relay).
 CREATE FUNCTION bigbrotr.insert_relays(p_urls text[], p_networks text[], p_inserted_ats bigint[])
 RETURNS integer
 LANGUAGE plpgsql
@@ -76,9 +70,10 @@ BEGIN
             USING ERRCODE = 'array_subscript_error';
     END IF;
     INSERT INTO bigbrotr.relays (url, network, inserted_at)
-    SELECT u, bigbrotr.check_network(n), t
-    FROM unnest(p_urls, p_networks, p_inserted_ats) AS x(u, n, t)
-    ORDER BY u
+    SELECT DISTINCT ON (c.normalized) c.normalized, c.relay_network, x.t
+    FROM unnest(p_urls, p_networks, p_inserted_ats) AS x(u, n, t),
+         LATERAL bigbrotr.relay_url_canonical(x.u, x.n) AS c
+    ORDER BY c.normalized, x.t
     ON CONFLICT (url) DO NOTHING;
     GET DIAGNOSTICS v_new = ROW_COUNT;
     RETURN v_new;
@@ -92,13 +87,16 @@ CREATE FUNCTION bigbrotr.insert_event(
 ) RETURNS void
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    c record;
 BEGIN
+    SELECT * INTO c FROM bigbrotr.relay_url_canonical(p_relay_url, p_relay_network);
     INSERT INTO bigbrotr.events (id, pubkey, created_at, kind, tags, content, sig)
     VALUES (p_event_id, p_pubkey, p_created_at, p_kind, p_tags, p_content, p_sig)
     ON CONFLICT (id) DO NOTHING;
-    PERFORM bigbrotr.insert_relay(p_relay_url, p_relay_network, p_relay_inserted_at);
+    PERFORM bigbrotr.insert_relay(c.normalized, c.relay_network, p_relay_inserted_at);
     INSERT INTO bigbrotr.events_relays (event_id, relay_url, seen_at)
-    VALUES (p_event_id, p_relay_url, p_seen_at)
+    VALUES (p_event_id, c.normalized, p_seen_at)
     ON CONFLICT (event_id, relay_url) DO NOTHING;
 END;
 $$;
@@ -114,6 +112,10 @@ AS $$
 DECLARE
     v_n integer := cardinality(p_ids);
     v_new integer;
+    v_given text[];     -- each distinct relay URL of the call, as given
+    v_urls text[];      -- ... normalized
+    v_networks text[];  -- ... its network
+    v_inserted_ats bigint[];
 BEGIN
     IF v_n IS NULL THEN
         RAISE EXCEPTION 'insert_events: ids must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -127,10 +129,18 @@ BEGIN
             USING ERRCODE = 'array_subscript_error';
     END IF;
 
+    -- One normalization per distinct URL of the call (a synchronizer batch repeats one relay).
+    SELECT array_agg(d.u), array_agg(c.normalized), array_agg(c.relay_network), array_agg(d.t)
+    INTO v_given, v_urls, v_networks, v_inserted_ats
+    FROM (SELECT DISTINCT ON (u) u, n, t
+          FROM unnest(p_relay_urls, p_relay_networks, p_relay_inserted_ats) AS x(u, n, t)
+          ORDER BY u, t) AS d,
+         LATERAL bigbrotr.relay_url_canonical(d.u, d.n) AS c;
+
     -- Sorted inserts keep concurrent workers that share events from deadlocking.
     INSERT INTO bigbrotr.relays (url, network, inserted_at)
-    SELECT DISTINCT ON (u) u, bigbrotr.check_network(n), t
-    FROM unnest(p_relay_urls, p_relay_networks, p_relay_inserted_ats) AS x(u, n, t)
+    SELECT DISTINCT ON (u) u, n, t
+    FROM unnest(v_urls, v_networks, v_inserted_ats) AS x(u, n, t)
     ORDER BY u, t
     ON CONFLICT (url) DO NOTHING;
 
@@ -143,9 +153,10 @@ BEGIN
     GET DIAGNOSTICS v_new = ROW_COUNT;
 
     INSERT INTO bigbrotr.events_relays (event_id, relay_url, seen_at)
-    SELECT DISTINCT ON (i, u) i, u, s
+    SELECT DISTINCT ON (x.i, m.url) x.i, m.url, x.s
     FROM unnest(p_ids, p_relay_urls, p_seen_ats) AS x(i, u, s)
-    ORDER BY i, u, s
+    JOIN unnest(v_given, v_urls) AS m(u, url) ON m.u = x.u
+    ORDER BY x.i, m.url, x.s
     ON CONFLICT (event_id, relay_url) DO NOTHING;
 
     RETURN v_new;
@@ -168,11 +179,13 @@ AS $$
 DECLARE
     v_nip11_id bytea;
     v_nip66_id bytea;
+    c record;
 BEGIN
     IF p_generated_at IS NULL THEN
         RAISE EXCEPTION 'generated_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM bigbrotr.insert_relay(p_relay_url, p_relay_network, p_relay_inserted_at);
+    SELECT * INTO c FROM bigbrotr.relay_url_canonical(p_relay_url, p_relay_network);
+    PERFORM bigbrotr.insert_relay(c.normalized, c.relay_network, p_relay_inserted_at);
 
     IF coalesce(p_nip11_present, false) THEN
         v_nip11_id := bigbrotr.compute_nip11_hash(
@@ -198,7 +211,7 @@ BEGIN
     END IF;
 
     INSERT INTO bigbrotr.relay_metadata (relay_url, generated_at, nip11_id, nip66_id)
-    VALUES (p_relay_url, p_generated_at, v_nip11_id, v_nip66_id)
+    VALUES (c.normalized, p_generated_at, v_nip11_id, v_nip66_id)
     ON CONFLICT (relay_url, generated_at) DO NOTHING;
 END;
 $$;
@@ -214,6 +227,7 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     s jsonb;
+    v_url text;
     v_new integer := 0;
 BEGIN
     IF jsonb_typeof(p_snapshots) IS DISTINCT FROM 'array' THEN
@@ -221,14 +235,15 @@ BEGIN
             coalesce(jsonb_typeof(p_snapshots), 'NULL') USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR s IN SELECT value FROM jsonb_array_elements(p_snapshots) ORDER BY value->>'relay_url' LOOP
+        v_url := (bigbrotr.relay_url_canonical(s->>'relay_url', s->>'network')).normalized;
         -- Checked before each insert, so a snapshot repeated within the batch counts once.
         IF NOT EXISTS (SELECT 1 FROM bigbrotr.relay_metadata m
-                       WHERE m.relay_url = s->>'relay_url'
+                       WHERE m.relay_url = v_url
                          AND m.generated_at = (s->>'generated_at')::bigint) THEN
             v_new := v_new + 1;
         END IF;
         PERFORM bigbrotr.insert_relay_metadata(
-            s->>'relay_url', s->>'network', (s->>'inserted_at')::bigint, (s->>'generated_at')::bigint,
+            v_url, s->>'network', (s->>'inserted_at')::bigint, (s->>'generated_at')::bigint,
             jsonb_typeof(s->'nip66') = 'object',
             (s->'nip66'->>'openable')::boolean, (s->'nip66'->>'readable')::boolean,
             (s->'nip66'->>'writable')::boolean, (s->'nip66'->>'rtt_open')::integer,

@@ -1,7 +1,8 @@
 /*
  * nostr_sql.c: the nostr core exposed to SQL, so the protocol layer is usable and testable from a
  * session: event_verify (parse + id + BIP-340 signature), event_id (the NIP-01 id of an event's
- * fields), and relay URL validation, normalization and network detection.
+ * fields), and relay URL validation, normalization and network detection, including the one form
+ * in which every table stores a relay (relay_url_canonical).
  */
 #include "postgres.h"
 
@@ -20,6 +21,7 @@ PG_FUNCTION_INFO_V1(bigbrotr_event_id_fields);
 PG_FUNCTION_INFO_V1(bigbrotr_relay_url_check);
 PG_FUNCTION_INFO_V1(bigbrotr_relay_url_normalize);
 PG_FUNCTION_INFO_V1(bigbrotr_relay_url_network);
+PG_FUNCTION_INFO_V1(bigbrotr_relay_url_canonical);
 
 /* (valid, reason, message) for one event given as JSON text. */
 Datum
@@ -214,4 +216,45 @@ Datum
 bigbrotr_relay_url_network(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(check_url_or_error(PG_GETARG_TEXT_PP(0))->network));
+}
+
+/*
+ * relay_url_canonical(url, network) -> (url, network): the relay as every table stores it, from one
+ * parse: the normal form and the network by the nostr core's rules. A given network must be
+ * 'clearnet' or 'tor' and agree with the URL; NULL takes the URL's. Invalid URLs raise 22023 with the
+ * reason, a NULL URL 22004.
+ */
+Datum
+bigbrotr_relay_url_canonical(PG_FUNCTION_ARGS)
+{
+	RelayUrlCheck *check;
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("relay URL must not be NULL")));
+	check = check_url_or_error(PG_GETARG_TEXT_PP(0));
+	if (!PG_ARGISNULL(1))
+	{
+		char	   *network = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+		if (strcmp(network, "clearnet") != 0 && strcmp(network, "tor") != 0)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg("invalid relay network: '%s'", network),
+							errhint("network must be 'clearnet' or 'tor', or NULL for the URL's own")));
+		if (strcmp(network, check->network) != 0)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg("relay network '%s' contradicts relay URL \"%s\", which is %s",
+								   network, check->normalized, check->network),
+							errdetail("reason: network_mismatch"),
+							errhint("Pass the network NULL to take the URL's own.")));
+	}
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "relay_url_canonical must return a composite type");
+	desc = BlessTupleDesc(desc);
+	values[0] = CStringGetTextDatum(check->normalized);
+	values[1] = CStringGetTextDatum(check->network);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -178,6 +178,44 @@ test('a second cycle with the same results adds snapshots but no new documents',
   assert.ok(await count('nip66') <= n66 + st.relays_openable);
 });
 
+test('a snapshot PostgreSQL refuses costs only its own row: counted, logged with the relay URL and SQLSTATE', async () => {
+  // A real trigger refuses one relay's snapshot; its three batch neighbours (batch size 4) and every
+  // other batch must be stored.
+  const count = async () => Number((await sql('SELECT count(*) AS n FROM bigbrotr.relay_metadata'))[0].n);
+  const refusedCount = async () => Number((await sql('SELECT count(*) AS n FROM bigbrotr.relay_metadata WHERE relay_url = $1', [urls.good]))[0].n);
+  await sql(`CREATE FUNCTION public.bb_test_refuse_snapshot() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.relay_url = '${urls.good}' THEN
+        RAISE EXCEPTION 'test trigger refuses the snapshot of %', NEW.relay_url USING ERRCODE = 'check_violation';
+      END IF;
+      RETURN NEW;
+    END $$`);
+  await sql(`CREATE TRIGGER bb_test_refuse BEFORE INSERT ON bigbrotr.relay_metadata
+             FOR EACH ROW EXECUTE FUNCTION public.bb_test_refuse_snapshot()`);
+  try {
+    const [snaps, refusedBefore] = [await count(), await refusedCount()];
+    const failedBefore = Number((await status('monitor')).cycles_failed);
+    const mark = logMark();
+    await sleep(1100); // a new second: generated_at is part of a snapshot's key
+    const s = await runOneCycle();
+    const st = s.last_cycle_stats;
+    const n = Object.keys(urls).length;
+    assert.equal(Number(s.cycles_failed), failedBefore, `the cycle did not fail: ${s.last_error}`);
+    assert.equal(st.relays_checked, n);
+    assert.equal(st.checks_unstorable, 1, 'the refused snapshot is counted');
+    assert.equal(st.snapshots_written, n - 1);
+    assert.equal(st.snapshots_new, n - 1);
+    assert.equal(await count(), snaps + n - 1, 'every other snapshot is stored');
+    assert.equal(await refusedCount(), refusedBefore, 'the refused one is not');
+    const log = logSince(mark);
+    assert.ok(log.split('\n').some((l) => l.includes(`relay ${urls.good}:`) && l.includes('23514') &&
+      l.includes('test trigger refuses the snapshot')), 'a log line with the relay URL, the SQLSTATE and the message');
+  } finally {
+    await sql('DROP TRIGGER bb_test_refuse ON bigbrotr.relay_metadata');
+    await sql('DROP FUNCTION public.bb_test_refuse_snapshot()');
+  }
+});
+
 test('the write test publishes a signed event with the private key, which stays secret', async () => {
   const key = bytesToHex(generateSecretKey());
   const mark = logMark();

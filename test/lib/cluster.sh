@@ -22,7 +22,7 @@ cluster_create() {
   local parent; parent=$(dirname "$BB_PGDATA")
   mkdir -p "$parent"
   if [ "$(id -u)" = 0 ]; then chown postgres "$parent"; fi
-  "${BB_RUNAS[@]}" "$PG_BIN/initdb" -D "$BB_PGDATA" -U postgres -A trust --no-sync >/dev/null
+  "${BB_RUNAS[@]}" "$PG_BIN/initdb" -D "$BB_PGDATA" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
   cat >> "$BB_PGDATA/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $BB_PORT

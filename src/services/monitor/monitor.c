@@ -273,6 +273,7 @@ run_checks(ServiceCycle *cycle, MonitorCheck *checks, int count, const MonitorSe
 	destroy_net(net);
 	service_cycle_set(cycle, "snapshots_written", store->written);
 	service_cycle_set(cycle, "snapshots_new", store->new_snapshots);
+	service_cycle_set(cycle, "checks_unstorable", store->unstorable);
 	return abandoned;
 }
 

@@ -87,12 +87,15 @@ void		monitor_check_release(MonitorCheck *check);
 /* monitor_store.c: snapshots batched into bigbrotr.insert_relay_metadata_batch. */
 typedef struct MonitorStore
 {
-	StringInfoData batch;		/* a JSON array being built */
+	StringInfoData batch;		/* the queued snapshots as JSON objects, comma-separated */
 	JsonWriter	writer;			/* writes into batch */
+	int		   *ends;			/* ends[i]: where snapshot i ends in batch */
+	char	  **urls;			/* urls[i]: its relay, for the log */
 	int			n;
 	int			batch_size;
-	int64		written;
+	int64		written;		/* snapshots stored */
 	int64		new_snapshots;
+	int64		unstorable;		/* snapshots PostgreSQL refused, each logged */
 } MonitorStore;
 
 MonitorStore *monitor_store_create(int batch_size);

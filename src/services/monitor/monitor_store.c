@@ -1,8 +1,11 @@
 /*
  * monitor_store.c: the monitor's snapshots, one per checked relay (also for relays that are down),
- * queued as a JSON array and written through bigbrotr.insert_relay_metadata_batch, which dedups the
+ * queued as JSON objects and written through bigbrotr.insert_relay_metadata_batch, which dedups the
  * nip11 and nip66 rows by content hash. A full batch is written at once in its own transaction, so
- * a SIGTERM mid-cycle loses at most the checks still in flight.
+ * a SIGTERM mid-cycle loses at most the checks still in flight. The batch goes through
+ * bb_insert_isolating: a snapshot PostgreSQL refuses (a constraint, a trigger, a value) is logged
+ * with its relay URL, SQLSTATE and message and counted (checks_unstorable), and every other snapshot
+ * of the batch is stored.
  */
 #include "postgres.h"
 
@@ -10,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "core/bigbrotr.h"
 #include "services/monitor/monitor.h"
@@ -21,6 +25,8 @@ monitor_store_create(int batch_size)
 
 	store->batch_size = Max(batch_size, 1);
 	initStringInfo(&store->batch);
+	store->ends = palloc(sizeof(int) * store->batch_size);
+	store->urls = palloc0(sizeof(char *) * store->batch_size);
 	return store;
 }
 
@@ -39,11 +45,10 @@ monitor_store_add(MonitorStore *store, const MonitorCheck *check)
 {
 	JsonWriter *w = &store->writer;
 
-	if (store->n == 0)
-	{
-		json_writer_init(w, &store->batch);
-		json_writer_begin_array(w, NULL);
-	}
+	/* Snapshot i is batch.data[ends[i-1] + 1, ends[i]): the elements, comma-separated. */
+	if (store->n > 0)
+		appendStringInfoChar(&store->batch, ',');
+	json_writer_init(w, &store->batch);
 	json_writer_begin_object(w, NULL);
 	json_writer_string(w, "relay_url", check->url);
 	json_writer_string(w, "network", check->network);
@@ -59,26 +64,60 @@ monitor_store_add(MonitorStore *store, const MonitorCheck *check)
 	json_writer_end_object(w);
 	json_writer_raw(w, "nip11", check->nip11_json);
 	json_writer_end_object(w);
+	store->ends[store->n] = store->batch.len;
+	store->urls[store->n] = MemoryContextStrdup(GetMemoryChunkContext(store), check->url);
 	if (++store->n >= store->batch_size)
 		monitor_store_flush(store);
+}
+
+/* bb_insert_isolating's insert: snapshots [off, off + len) in one insert_relay_metadata_batch call. */
+static void
+insert_snapshots(void *arg, int off, int len)
+{
+	static SPIPlanPtr plan = NULL;
+	MonitorStore *store = arg;
+	Oid			types[1] = {JSONBOID};
+	Datum		values[1];
+	int			start = off == 0 ? 0 : store->ends[off - 1] + 1;
+	StringInfoData array;
+
+	initStringInfo(&array);
+	appendStringInfoChar(&array, '[');
+	appendBinaryStringInfo(&array, store->batch.data + start, store->ends[off + len - 1] - start);
+	appendStringInfoChar(&array, ']');
+	values[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(array.data));
+	bb_spi_run(&plan, "SELECT bigbrotr.insert_relay_metadata_batch($1)", 1, types, values, NULL, false);
+	store->new_snapshots += bb_spi_int64_result();
+	pfree(DatumGetPointer(values[0]));
+	pfree(array.data);
+}
+
+/* bb_insert_isolating's rejected: one snapshot PostgreSQL would not store. */
+static void
+snapshot_rejected(void *arg, int index, const char *sqlstate, const char *message)
+{
+	MonitorStore *store = arg;
+
+	store->unstorable++;
+	bb_log(BB_WARNING, "relay %s: snapshot not stored (SQLSTATE %s): %s", store->urls[index], sqlstate, message);
 }
 
 void
 monitor_store_flush(MonitorStore *store)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[1] = {JSONBOID};
-	Datum		values[1];
+	int			rejected;
 
 	if (store->n == 0)
 		return;
-	json_writer_end_array(&store->writer);
 	bb_tx_begin();
-	values[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(store->batch.data));
-	bb_spi_run(&plan, "SELECT bigbrotr.insert_relay_metadata_batch($1)", 1, types, values, NULL, false);
-	store->new_snapshots += bb_spi_int64_result();
+	rejected = bb_insert_isolating(store->n, insert_snapshots, snapshot_rejected, store);
 	bb_tx_commit();
-	store->written += store->n;
+	store->written += store->n - rejected;
+	for (int i = 0; i < store->n; i++)
+	{
+		pfree(store->urls[i]);
+		store->urls[i] = NULL;
+	}
 	store->n = 0;
 	resetStringInfo(&store->batch);
 }
