@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { sql, connect, sleep, status, waitFor, setConfig, freshExtension, logMark, logSince } from './lib/cluster.mjs';
+import { sql, connect, sleep, status, waitFor, setConfig, freshExtension, logMark, logSince, workerPids } from './lib/cluster.mjs';
 import { signed, archive } from './lib/events.mjs';
 import { startSourceServer } from '../fixtures/http_sources.mjs';
 
@@ -151,11 +151,10 @@ async function cycleWithPeak() {
     let pid = null;
     while (!done) {
       if (!pid) {
-        const st = await status('finder').catch(() => null);
-        if (st?.running && st.pid) pid = st.pid;
+        [pid] = await workerPids('finder').catch(() => []); // the live worker, not a stale status row
       } else {
-        peak = Math.max(peak, rssAnon(pid));
-        samples++;
+        const now = rssAnon(pid);
+        if (now > 0) { peak = Math.max(peak, now); samples++; }
       }
       await sleep(pid ? 2 : 10);
     }
@@ -220,7 +219,7 @@ test('a relay PostgreSQL refuses costs only itself, from a source and from the a
     const mark = logMark();
     const s = await runOneCycle();
     const st = s.last_cycle_stats;
-    assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+    assert.equal(s.last_error, null, 'the cycle did not fail');
     assert.equal(st.relays_unstorable, 2, 'one from the source, one from the archive');
     assert.equal(st.relays_new, 9, 'the refused URL\'s 9 batch neighbours are stored');
     assert.equal(st.relays_new_from_events, 1);
@@ -339,7 +338,7 @@ test('a source of 300,000 URLs costs the worker a small multiple of its body', a
   await setConfig({ 'bigbrotr.finder_max_response_size': '16MB', 'bigbrotr.finder_batch_size': 2000 });
   try {
     const { st, peak } = await cycleWithPeak();
-    assert.equal(Number(st.cycles_failed), 0, st.last_error || '');
+    assert.equal(st.last_error, null, 'the cycle did not fail');
     assert.equal(st.last_cycle_stats.urls_valid, count);
     assert.equal(st.last_cycle_stats.relays_new, count);
     const mb = (b) => (b / 1048576).toFixed(1);
