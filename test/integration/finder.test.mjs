@@ -150,13 +150,17 @@ async function cycleWithPeak() {
   const sampler = (async () => {
     let pid = null;
     while (!done) {
-      if (!pid) {
-        [pid] = await workerPids('finder').catch(() => []); // the live worker, not a stale status row
-      } else {
-        const now = rssAnon(pid);
-        if (now > 0) { peak = Math.max(peak, now); samples++; }
+      const now = pid ? rssAnon(pid) : 0;
+      if (now > 0) {
+        peak = Math.max(peak, now);
+        samples++;
+        await sleep(2);
+        continue;
       }
-      await sleep(pid ? 2 : 10);
+      // No live pid yet (or a stale one): the worker's row in pg_stat_activity, else its status row.
+      const [live] = await workerPids('finder').catch(() => []);
+      pid = live || (await status('finder').catch(() => null))?.pid || null;
+      await sleep(5);
     }
   })();
   const st = await cycle;
