@@ -26,7 +26,7 @@ error_belongs_to_rows(int sqlerrcode)
 		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:	/* 54: index row size */
 		case ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION: /* 42: e.g. a cast of a row's value */
 		case ERRCODE_TRIGGERED_ACTION_EXCEPTION:	/* 09 */
-		case ERRCODE_RAISE_EXCEPTION:	/* P0: a procedure's own check */
+		case ERRCODE_PLPGSQL_ERROR: /* P0 (the class of P0001 RAISE EXCEPTION): a procedure's own check */
 			return true;
 		default:
 			return false;

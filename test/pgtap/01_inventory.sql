@@ -47,7 +47,7 @@ SELECT is_empty($$SELECT 1 FROM pg_proc WHERE prosecdef AND pronamespace = 'bigb
                 'nothing in schema bigbrotr is SECURITY DEFINER');
 
 SELECT tables_are('bigbrotr', ARRAY['relays', 'events', 'events_relays', 'nip11', 'nip66', 'relay_metadata',
-    'service_state', 'service_control', 'service_status', 'finder_sources', 'synchronizer_relays',
+    'service_state', 'service_control', 'service_status', 'finder_sources', 'finder_queue', 'synchronizer_relays',
     'synchronizer_queue']);
 SELECT views_are('bigbrotr', ARRAY['relay_metadata_latest']);
 

@@ -1,12 +1,19 @@
 /*
  * relay_writer.h: collects relay URLs from any source (seed file, HTTP API, archived events),
  * validates and normalizes them with the nostr core, applies the private-address policy, drops
- * duplicates, and inserts them in batches through bigbrotr.insert_relays.
+ * duplicates, and inserts them in batches through bigbrotr.insert_relays. A row PostgreSQL refuses
+ * (a trigger, a constraint, an encoding error) is isolated by bb_insert_isolating: it is logged with
+ * its URL, SQLSTATE and message and counted in `unstorable`; the rest of its batch is stored.
+ *
+ * Memory: the duplicate filter keeps each distinct normalized URL once, sized to the URL (packed in
+ * blocks, no fixed-size keys), and a batch's Datums live in a context reset at every flush, so a
+ * writer costs about (URL length + 40 bytes) per distinct URL it has seen, plus one batch.
  */
 #ifndef BIGBROTR_RELAY_WRITER_H
 #define BIGBROTR_RELAY_WRITER_H
 
 #include "utils/hsearch.h"
+#include "utils/palloc.h"
 
 #include "services/common/relay_url_check.h"
 
@@ -25,11 +32,16 @@ typedef struct RelayWriter
 	Datum	   *urls;
 	Datum	   *networks;
 	Datum	   *inserted_ats;
-	HTAB	   *seen;
+	MemoryContext batch_cxt;	/* the queued batch's Datums and arrays; reset at every flush */
+	HTAB	   *seen;			/* keys: char * into the key blocks below */
+	char	   *key_block;		/* packed copies of the distinct normalized URLs */
+	size_t		key_used;
+	size_t		key_cap;
 	int64		inserted_new;	/* relays the database did not have */
+	int64		unstorable;		/* rows PostgreSQL refused (logged with URL, SQLSTATE, message) */
 } RelayWriter;
 
-/* Allocated in the current memory context. */
+/* Allocated in the current memory context (freed with it). */
 RelayWriter *relay_writer_create(int batch_size);
 
 /*

@@ -97,47 +97,96 @@ create_client(ServiceCycle *cycle)
 	return client;
 }
 
-/* Counts and inserts the URLs of one source's answer. */
-static void
-take_source_urls(ServiceCycle *cycle, const char *source, List *urls, int non_strings)
+/* One source's answer as it is streamed into the relay writer. */
+typedef struct SourceTake
 {
-	RelayWriter *writer = relay_writer_create(finder_batch_size);
-	int64		now = bb_unix_now();
-	int			valid = 0;
-	int			invalid = non_strings;
-	ListCell   *lc;
+	ServiceCycle *cycle;
+	const char *source;
+	RelayWriter *writer;
+	int64		now;
+	long		fetched;
+	long		valid;
+	long		invalid;
+	long		bad_elements;	/* not strings, or strings no URL can be (U+0000, bad UTF-8, ...) */
+	long		first_bad_index;
+	char		first_bad[96];
+} SourceTake;
 
-	foreach(lc, urls)
+static void
+take_element(void *arg, long index, const char *url, size_t len, const char *bad)
+{
+	SourceTake *t = arg;
+	RelayUrlCheck check;
+
+	t->fetched++;
+	if (bad)
 	{
-		const char *url = lfirst(lc);
-		RelayUrlCheck check;
-
-		switch (relay_writer_add(writer, url, &check, now, false))
+		t->invalid++;
+		if (t->bad_elements++ == 0)
 		{
-			case RELAY_ADDED:
-			case RELAY_DUPLICATE:
-				valid++;
-				break;
-			case RELAY_INVALID:
-				invalid++;
-				bb_log(BB_DEBUG, "source %s: invalid relay URL \"%s\": %s", source, url, check.error);
-				break;
-			case RELAY_PRIVATE:
-				invalid++;
-				service_cycle_count(cycle, "urls_private_refused", 1);
-				bb_log(BB_DEBUG, "source %s: \"%s\" targets a %s address", source, check.normalized,
-					   check.address_class);
-				break;
+			t->first_bad_index = index;
+			strlcpy(t->first_bad, bad, sizeof(t->first_bad));
 		}
+		return;
 	}
-	relay_writer_flush(writer, false);
+	switch (relay_writer_add(t->writer, url, &check, t->now, false))
+	{
+		case RELAY_ADDED:
+		case RELAY_DUPLICATE:
+			t->valid++;
+			break;
+		case RELAY_INVALID:
+			t->invalid++;
+			bb_log(BB_DEBUG, "source %s: invalid relay URL \"%s\": %s", t->source, url, check.error);
+			break;
+		case RELAY_PRIVATE:
+			t->invalid++;
+			service_cycle_count(t->cycle, "urls_private_refused", 1);
+			bb_log(BB_DEBUG, "source %s: \"%s\" targets a %s address", t->source, check.normalized,
+				   check.address_class);
+			break;
+	}
+}
 
-	service_cycle_count(cycle, "urls_fetched", list_length(urls) + non_strings);
-	service_cycle_count(cycle, "urls_valid", valid);
-	service_cycle_count(cycle, "urls_invalid", invalid);
-	service_cycle_count(cycle, "relays_new", writer->inserted_new);
-	bb_log(BB_INFO, "source %s: %d fetched, %d valid, %d invalid, " INT64_FORMAT " new",
-		   source, list_length(urls) + non_strings, valid, invalid, writer->inserted_new);
+/*
+ * Streams the URLs of one source's answer into a relay writer (batches flushed as they fill), so
+ * the memory it takes is the body plus the writer's compact duplicate filter. Returns NULL, or why
+ * the body is not one JSON array (then nothing of it is taken).
+ */
+static char *
+take_source_urls(ServiceCycle *cycle, const char *source, const char *body, size_t body_len)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "bigbrotr finder source",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	SourceTake	t = {0};
+	char	   *problem;
+
+	t.cycle = cycle;
+	t.source = source;
+	t.writer = relay_writer_create(finder_batch_size);
+	t.now = bb_unix_now();
+	problem = json_array_each_string(body, body_len, take_element, &t);
+	if (problem == NULL)
+	{
+		relay_writer_flush(t.writer, false);
+		if (t.bad_elements > 0)
+			bb_log(BB_WARNING, "source %s: %ld array elements skipped (the first, element %ld, is %s)",
+				   source, t.bad_elements, t.first_bad_index, t.first_bad);
+		service_cycle_count(cycle, "urls_fetched", t.fetched);
+		service_cycle_count(cycle, "urls_valid", t.valid);
+		service_cycle_count(cycle, "urls_invalid", t.invalid);
+		service_cycle_count(cycle, "elements_skipped", t.bad_elements);
+		service_cycle_count(cycle, "relays_new", t.writer->inserted_new);
+		service_cycle_count(cycle, "relays_unstorable", t.writer->unstorable);
+		bb_log(BB_INFO, "source %s: %ld fetched, %ld valid, %ld invalid, " INT64_FORMAT " new",
+			   source, t.fetched, t.valid, t.invalid, t.writer->inserted_new);
+	}
+	MemoryContextSwitchTo(old);
+	if (problem)
+		problem = pstrdup(problem);
+	MemoryContextDelete(cxt);
+	return problem;
 }
 
 typedef enum SourceResult
@@ -152,8 +201,6 @@ static SourceResult
 fetch_source(ServiceCycle *cycle, HttpClient *client, FinderSource *src)
 {
 	HttpRequest *req = palloc0(sizeof(HttpRequest));
-	List	   *urls;
-	int			non_strings;
 	char	   *problem;
 
 	req->url = src->url;
@@ -186,16 +233,13 @@ fetch_source(ServiceCycle *cycle, HttpClient *client, FinderSource *src)
 		bb_log(BB_WARNING, "source %s: HTTP status %ld, expected 200", src->url, req->status);
 		return SOURCE_FAILED;
 	}
-	problem = json_array_strings(req->body, req->body_len, &urls, &non_strings);
+	problem = take_source_urls(cycle, src->url, req->body, req->body_len);
 	if (problem)
 	{
 		bb_log(BB_WARNING, "source %s: response (%zu bytes, content type %s) is %s", src->url,
 			   req->body_len, req->content_type ? req->content_type : "none", problem);
 		return SOURCE_FAILED;
 	}
-	if (non_strings > 0)
-		bb_log(BB_WARNING, "source %s: %d array elements are not strings", src->url, non_strings);
-	take_source_urls(cycle, src->url, urls, non_strings);
 	return SOURCE_OK;
 }
 

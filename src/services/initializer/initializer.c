@@ -209,6 +209,7 @@ read_seed_lines(FILE *file, ServiceCycle *cycle, RelayWriter *writer)
 				 errmsg("could not read seed file \"%s\": %m", seed_file)));
 	relay_writer_flush(writer, false);
 	service_cycle_set(cycle, "relays_new", writer->inserted_new);
+	service_cycle_set(cycle, "relays_unstorable", writer->unstorable);
 }
 
 static void
