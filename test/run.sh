@@ -39,8 +39,11 @@ note "build and install"
 make -s -j2 >/dev/null && make -s install >/dev/null || { echo "build failed"; make -j2 2>&1 | tail -30; exit 1; }
 
 note "node modules"
-( cd test && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    npm ci --no-audit --no-fund --loglevel=error && npm rebuild better-sqlite3 --loglevel=error
+# Installed again only when the lock file's content changed (a checkout's mtime says nothing).
+( cd test && lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ "$(cat node_modules/.bb-lock-sha256 2>/dev/null)" != "$lock_sum" ]; then
+    npm ci --no-audit --no-fund --loglevel=error && npm rebuild better-sqlite3 --loglevel=error &&
+      echo "$lock_sum" > node_modules/.bb-lock-sha256
   fi ) || { echo "npm install failed"; exit 1; }
 
 source test/lib/cluster.sh
