@@ -5,7 +5,7 @@
 // bigbrotr_stop (through the launcher's handle, and through shared memory after the launcher was
 // restarted) and by pg_ctl stop -m fast. A bigbrotr.database that is not UTF8 is refused by the
 // launcher with one clear error, not a restart storm.
-import { test, before, after } from 'node:test';
+import { test, before, beforeEach, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -100,6 +100,11 @@ before(async () => {
     'bigbrotr.synchronizer_request_timeout': scaledSeconds(10),
     'bigbrotr.synchronizer_limit': 100,
   });
+});
+
+// A test that failed with the server down (a kill, a stuck shutdown) must not fail the next ones.
+beforeEach(async () => {
+  await ensureServer();
 });
 
 after(async () => {
