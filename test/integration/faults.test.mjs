@@ -105,6 +105,9 @@ before(async () => {
 // A test that failed with the server down (a kill, a stuck shutdown) must not fail the next ones.
 beforeEach(async () => {
   await ensureServer();
+  await sql('UPDATE bigbrotr.service_control SET enabled = false');
+  await waitFor('no service running', async () => (await sql(`SELECT count(*)::int AS n FROM pg_stat_activity
+    WHERE backend_type LIKE 'bigbrotr %' AND backend_type <> 'bigbrotr launcher'`))[0].n === 0, { timeoutMs: 30000 });
 });
 
 after(async () => {
@@ -152,10 +155,17 @@ test('kill -9 of the postmaster mid-sync: every process exits within seconds, th
   const took = Date.now() - t0;
   assert.deepEqual(left, [], `every process of the cluster exited within ${scaled(5000)} ms after the postmaster died`);
 
+  // The dead postmaster itself is reaped by the machine's init (here every second or two); until
+  // then its pid in postmaster.pid still answers kill(pid, 0), which is no bigbrotr process's doing.
+  await waitFor('the postmaster reaped by init', async () => procStat(pm) === null, { timeoutMs: 30000, intervalMs: 50 });
   // No "pre-existing shared memory block is still in use": the first start succeeds.
   const mark = logMark();
   const started = Date.now();
-  pgctl('-w', '-t', String(scaledSeconds(30)), 'start', '-l', logFile);
+  try {
+    pgctl('-w', '-t', String(scaledSeconds(30)), 'start', '-l', logFile);
+  } catch (e) {
+    assert.fail(`pg_ctl start after the kill failed: ${e.message}\n${logSince(mark).slice(-3000)}`);
+  }
   await waitFor('server accepting connections', serverUp);
   assert.doesNotMatch(logSince(mark), /pre-existing shared memory block/);
   console.log(`# processes gone ${took} ms after kill -9 of the postmaster; restart took ${Date.now() - started} ms`);
@@ -236,8 +246,8 @@ test('pg_ctl stop -m fast finishes within seconds while the services wait for a 
     relays.push(relay);
     await sql("SELECT bigbrotr.bigbrotr_start('finder')");
     await sql("SELECT bigbrotr.bigbrotr_start('synchronizer')");
-    await waitFor('finder and synchronizer waiting for the lock', async () =>
-      (await waitingForLock('bigbrotr finder')) && (await waitingForLock('bigbrotr synchronizer')));
+    await waitFor('the finder waiting for the lock', () => waitingForLock('bigbrotr finder'));
+    await waitFor('the synchronizer waiting for the lock', () => waitingForLock('bigbrotr synchronizer'));
     const { took, error } = timedFastStop();
     assert.equal(error, null, 'pg_ctl stop -m fast finished');
     assert.ok(took < scaled(8000), `pg_ctl stop -m fast took ${took} ms (bound ${scaled(8000)} ms)`);
