@@ -17,6 +17,12 @@ import { cachedEvents } from './lib/sync_events.mjs';
 import { startSyncRelay } from '../fixtures/sync_relays.mjs';
 import { scaled, scaledSeconds } from './lib/slowness.mjs';
 
+// A measured figure: printed, and appended to $BB_FIGURES_FILE when set (run.sh shows only results).
+function figure(line) {
+  console.log(`# ${line}`);
+  if (process.env.BB_FIGURES_FILE) fs.appendFileSync(process.env.BB_FIGURES_FILE, `${line}\n`);
+}
+
 const DAY = 86400;
 const END = Math.floor(Date.now() / 1000 / DAY) * DAY - 3600;
 const relays = [];
@@ -168,7 +174,7 @@ test('kill -9 of the postmaster mid-sync: every process exits within seconds, th
   }
   await waitFor('server accepting connections', serverUp);
   assert.doesNotMatch(logSince(mark), /pre-existing shared memory block/);
-  console.log(`# processes gone ${took} ms after kill -9 of the postmaster; restart took ${Date.now() - started} ms`);
+  figure(`processes gone ${took} ms after kill -9 of the postmaster; restart took ${Date.now() - started} ms`);
 
   const after = new Set((await sql('SELECT encode(event_id, \'hex\') AS id FROM bigbrotr.events_relays WHERE relay_url = $1',
     [relay.url])).map((r) => r.id));
@@ -207,6 +213,7 @@ test('bigbrotr_stop ends a finder waiting for a lock within seconds', async () =
     await sql("SELECT bigbrotr.bigbrotr_start('finder')");
     await waitFor('the finder waiting for the lock', () => waitingForLock('bigbrotr finder'));
     const took = await stopBounded('finder', 'bigbrotr finder');
+    figure(`finder behind a lock stopped ${took} ms after bigbrotr_stop`);
     assert.ok(took < scaled(5000), `stopped in ${took} ms (bound ${scaled(5000)} ms)`);
   } finally {
     await holder.query('ROLLBACK').catch(() => {});
@@ -227,6 +234,7 @@ test('after a launcher restart (no handle: the stop goes through shared memory),
     }, { timeoutMs: 60000, intervalMs: 250 });
     assert.ok(await waitingForLock('bigbrotr finder'), 'the finder still waits');
     const took = await stopBounded('finder', 'bigbrotr finder');
+    figure(`finder behind a lock stopped ${took} ms after bigbrotr_stop`);
     assert.ok(took < scaled(5000), `stopped in ${took} ms (bound ${scaled(5000)} ms)`);
   } finally {
     await holder.query('ROLLBACK').catch(() => {});
@@ -249,6 +257,7 @@ test('pg_ctl stop -m fast finishes within seconds while the services wait for a 
     await waitFor('the finder waiting for the lock', () => waitingForLock('bigbrotr finder'));
     await waitFor('the synchronizer waiting for the lock', () => waitingForLock('bigbrotr synchronizer'));
     const { took, error } = timedFastStop();
+    figure(`pg_ctl stop -m fast took ${took} ms`);
     assert.equal(error, null, 'pg_ctl stop -m fast finished');
     assert.ok(took < scaled(8000), `pg_ctl stop -m fast took ${took} ms (bound ${scaled(8000)} ms)`);
   } finally {
@@ -269,6 +278,7 @@ test('pg_ctl stop -m fast finishes within seconds while the initializer reads an
     await waitFor('initializer reading', async () => (await status('initializer')).running);
     await sleep(1000);
     const { took, error } = timedFastStop();
+    figure(`pg_ctl stop -m fast took ${took} ms`);
     assert.equal(error, null, 'pg_ctl stop -m fast finished');
     assert.ok(took < scaled(8000), `pg_ctl stop -m fast took ${took} ms (bound ${scaled(8000)} ms)`);
   } finally {

@@ -13,6 +13,12 @@ import {
 } from './lib/cluster.mjs';
 import { scaled } from './lib/slowness.mjs';
 
+// A measured figure: printed, and appended to $BB_FIGURES_FILE when set (run.sh shows only results).
+function figure(line) {
+  console.log(`# ${line}`);
+  if (process.env.BB_FIGURES_FILE) fs.appendFileSync(process.env.BB_FIGURES_FILE, `${line}\n`);
+}
+
 const running = async (name) => {
   const s = await status(name);
   return s.running ? s : null;
@@ -223,6 +229,7 @@ async function stopWhileReading(file) {
     throw e;
   }
   const took = Date.now() - t0;
+  figure(`initializer on ${file} stopped ${took} ms after bigbrotr_stop`);
   assert.ok(took < scaled(5000), `stopped in ${took} ms (bound ${scaled(5000)} ms)`);
 }
 
