@@ -70,8 +70,22 @@ void		service_cycle_count(ServiceCycle *cycle, const char *counter, int64 delta)
 void		service_cycle_set(ServiceCycle *cycle, const char *counter, int64 value);
 int64		service_cycle_get(ServiceCycle *cycle, const char *counter);
 
-/* True once SIGTERM arrived or the service was asked to stop; long loops should end their cycle. */
+/*
+ * True once SIGTERM arrived or the service was asked to stop; long loops should end their cycle.
+ * Exits the process (proc_exit(1)) when the postmaster died. Every loop calls this (or service_wait)
+ * at least every ~100 ms; the network loops return to their caller within such a slice.
+ */
 bool		service_should_stop(void);
+
+/* Exits the process (proc_exit(1), as WL_EXIT_ON_PM_DEATH does) when the postmaster died. */
+void		service_check_postmaster(void);
+
+/*
+ * Notes a stop (starting its grace timer, after which the process exits at its next interrupt
+ * check) and checks the postmaster, without processing interrupts; bb_tx_begin calls it so that no
+ * statement a stopping worker starts can hold the stop up.
+ */
+void		service_stop_checkpoint(void);
 
 /*
  * Waits up to timeout_ms for the latch, handling interrupts and SIGHUP reloads. Every loop in a
@@ -125,6 +139,14 @@ struct BackgroundWorker;
  */
 void		bb_worker_fill(struct BackgroundWorker *worker, const char *function_name, const char *type,
 						   const char *name, int restart_time);
+
+/*
+ * Connects the worker to bigbrotr.database and refuses a database whose encoding is not UTF8: the
+ * error (with a hint) is logged and the process exits with code 0, which the postmaster does not
+ * restart (the launcher is static: it stays down until the server restarts), so a wrong database
+ * costs one error per worker, not a restart storm.
+ */
+void		bb_worker_connect(void);
 
 /* ---- the service registry (services/registry.c) ---- */
 typedef enum ServiceLifecycle

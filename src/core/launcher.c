@@ -154,9 +154,10 @@ static void
 request_stop_through_shmem(int service_index)
 {
 	Latch	   *latch = NULL;
+	pid_t		pid;
 
 	SpinLockAcquire(&shared->mutex);
-	if (shared->service_pids[service_index] != 0)
+	if ((pid = shared->service_pids[service_index]) != 0)
 	{
 		shared->stop_requested[service_index] = true;
 		latch = shared->service_latches[service_index];
@@ -164,6 +165,9 @@ request_stop_through_shmem(int service_index)
 	SpinLockRelease(&shared->mutex);
 	if (latch)
 		SetLatch(latch);
+	/* Only a signal reaches a worker inside SQL (a lock wait): its SIGTERM handler cancels it. */
+	if (pid != 0)
+		(void) kill(pid, SIGTERM);
 }
 
 static pid_t
@@ -279,7 +283,7 @@ bigbrotr_launcher_main(Datum main_arg)
 	SpinLockRelease(&shared->mutex);
 	before_shmem_exit(launcher_forget_latch, (Datum) 0);
 
-	BackgroundWorkerInitializeConnection(bigbrotr_database, NULL, 0);
+	bb_worker_connect();
 	bb_log(BB_INFO, "launcher started in database \"%s\"", bigbrotr_database);
 
 	/* Allow the first start of every service at once. */

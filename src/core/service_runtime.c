@@ -2,9 +2,17 @@
  * service_runtime.c: the main function of every service worker. One loop: run a cycle in its own
  * memory context, record the outcome in bigbrotr.service_status, wait for the interval, repeat
  * (one-shot services run once and mark themselves done). A failed cycle is logged and counted and
- * the loop goes on. SIGTERM asks the running cycle to finish early (services poll
- * service_should_stop()); if it has not ended within SHUTDOWN_GRACE_MS the worker exits at the next
- * interrupt check regardless. SIGHUP reloads the GUCs.
+ * the loop goes on. SIGHUP reloads the GUCs.
+ *
+ * Stops are bounded wherever the worker is:
+ * - SIGTERM (or the launcher's stop flag) outside SQL asks the running cycle to finish early
+ *   (services poll service_should_stop(), at least every ~100 ms), so what was verified is kept.
+ * - SIGTERM inside a transaction (a long statement, a lock wait) cancels the statement at its next
+ *   interrupt check, as StatementCancelHandler would; the cycle's error path then sees the stop.
+ * - Once a stop was seen, a timer turns it after SHUTDOWN_GRACE_MS into what die() would have made
+ *   it: exit at the next interrupt check, inside SQL or not.
+ * - A dead postmaster ends the process (proc_exit(1), as WL_EXIT_ON_PM_DEATH does) at the next
+ *   service_should_stop() or service_wait(): every loop and every network slice reaches one.
  */
 #include "postgres.h"
 
@@ -17,10 +25,12 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
@@ -39,7 +49,10 @@ typedef struct CycleCounter
 const char *bigbrotr_process_name = "bigbrotr";
 
 static volatile sig_atomic_t got_sigterm = false;
-static TimestampTz sigterm_seen_at = 0;
+/* The SIGTERM handler raised QueryCancelPending itself (inside a transaction). */
+static volatile sig_atomic_t cancel_raised_by_stop = false;
+static bool grace_timer_armed = false;
+static TimeoutId grace_timeout = MAX_TIMEOUTS;
 static int	my_service_index = -1;
 
 static void
@@ -48,34 +61,84 @@ handle_sigterm(SIGNAL_ARGS)
 	int			save_errno = errno;
 
 	got_sigterm = true;
+
+	/*
+	 * Inside a transaction the worker may be waiting for a lock or running a long statement, where
+	 * only an interrupt reaches it: cancel the statement. IsTransactionState() only reads the
+	 * current transaction's state. Outside a transaction the worker's own loops see the flag.
+	 */
+	if (!proc_exit_inprogress && IsTransactionState())
+	{
+		cancel_raised_by_stop = true;
+		QueryCancelPending = true;
+		InterruptPending = true;
+	}
 	SetLatch(MyLatch);
 	errno = save_errno;
 }
 
+/* SIGALRM context: the grace after a stop is over. */
+static void
+shutdown_grace_expired(void)
+{
+	ProcDiePending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
 /*
- * A stop the launcher requested through shared memory counts as a SIGTERM. After the grace period
- * a SIGTERM becomes what die() would have made it: exit at the next check.
+ * A cancel the SIGTERM handler raised in a transaction that ended before its next interrupt check
+ * must not fire outside SQL, where it would end the cycle before it keeps what it holds.
+ */
+static void
+forget_stop_cancel(void)
+{
+	if (cancel_raised_by_stop && !IsTransactionState())
+	{
+		cancel_raised_by_stop = false;
+		QueryCancelPending = false;
+	}
+}
+
+void
+service_check_postmaster(void)
+{
+	if (!PostmasterIsAlive())
+	{
+		bb_log(BB_WARNING, "the postmaster died; exiting");
+		proc_exit(1);
+	}
+}
+
+/*
+ * A stop the launcher requested through shared memory counts as a SIGTERM. From the first stop
+ * seen, the grace timer runs; when it fires the process exits at its next interrupt check.
  */
 static void
 escalate_shutdown_if_due(void)
 {
+	service_check_postmaster();
 	if (!got_sigterm && launcher_stop_requested(my_service_index))
 		got_sigterm = true;
-	if (!got_sigterm)
+	if (!got_sigterm || grace_timer_armed)
 		return;
-	if (sigterm_seen_at == 0)
-		sigterm_seen_at = GetCurrentTimestamp();
-	else if (TimestampDifferenceExceeds(sigterm_seen_at, GetCurrentTimestamp(), SHUTDOWN_GRACE_MS))
-	{
-		ProcDiePending = true;
-		InterruptPending = true;
-	}
+	grace_timer_armed = true;
+	if (grace_timeout == MAX_TIMEOUTS)
+		grace_timeout = RegisterTimeout(USER_TIMEOUT, shutdown_grace_expired);
+	enable_timeout_after(grace_timeout, SHUTDOWN_GRACE_MS);
+}
+
+void
+service_stop_checkpoint(void)
+{
+	escalate_shutdown_if_due();
+	forget_stop_cancel();
 }
 
 bool
 service_should_stop(void)
 {
-	escalate_shutdown_if_due();
+	service_stop_checkpoint();
 	CHECK_FOR_INTERRUPTS();
 	return got_sigterm;
 }
@@ -83,13 +146,14 @@ service_should_stop(void)
 void
 service_wait(long timeout_ms)
 {
-	escalate_shutdown_if_due();
+	service_stop_checkpoint();
 	CHECK_FOR_INTERRUPTS();
 	if (got_sigterm)
 		timeout_ms = Min(timeout_ms, 100);
 	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 					 Max(timeout_ms, 0), PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
+	service_stop_checkpoint();
 	CHECK_FOR_INTERRUPTS();
 	service_reload_if_pending();
 }
@@ -359,7 +423,7 @@ bigbrotr_service_main(Datum main_arg)
 	}
 	before_shmem_exit(release_service, Int32GetDatum(index));
 
-	BackgroundWorkerInitializeConnection(bigbrotr_database, NULL, 0);
+	bb_worker_connect();
 	pgstat_report_appname(MyBgworkerEntry->bgw_name);
 
 	runtime_ctx = AllocSetContextCreate(TopMemoryContext, "bigbrotr service", ALLOCSET_DEFAULT_SIZES);

@@ -20,6 +20,8 @@ static MemoryContext caller_context = NULL;
 void
 bb_tx_begin(void)
 {
+	/* A stopping worker's statements get the stop's grace, no more; a dead postmaster none. */
+	service_stop_checkpoint();
 	caller_context = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -38,6 +40,8 @@ bb_tx_commit(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	/* A stop that came during the commit cancels nothing outside SQL. */
+	service_stop_checkpoint();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	if (ctx)

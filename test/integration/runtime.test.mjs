@@ -1,13 +1,23 @@
 // runtime.test.mjs: the service runtime on a live cluster: start, status, a second start, kill -9 of
 // a worker, a server restart, SIGTERM, SIGHUP reload, stop; and the one-shot initializer seeding a
-// file with good, bad, duplicate and private lines.
+// file with good, bad, duplicate and private lines, and reading bounded files that never end
+// (/dev/zero, one endless line, a FIFO nobody writes to) that it must finish or stop on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import {
   sql, connect, status, waitFor, setConfig, restartServer, freshExtension, workerPids, writeWorkFile,
-  logMark, logSince, sleep,
+  logMark, logSince, sleep, env,
 } from './lib/cluster.mjs';
 import { scaled } from './lib/slowness.mjs';
+
+// A measured figure: printed, and appended to $BB_FIGURES_FILE when set (run.sh shows only results).
+function figure(line) {
+  console.log(`# ${line}`);
+  if (process.env.BB_FIGURES_FILE) fs.appendFileSync(process.env.BB_FIGURES_FILE, `${line}\n`);
+}
 
 const running = async (name) => {
   const s = await status(name);
@@ -25,6 +35,7 @@ before(async () => {
 after(async () => {
   await sql("UPDATE bigbrotr.service_control SET enabled = false").catch(() => {});
   await setConfig({ 'bigbrotr.log_level': null, 'bigbrotr.finder_interval': null, 'bigbrotr.initializer_seed_file': null });
+  await setConfig({ 'bigbrotr.initializer_seed_max_size': null }).catch(() => {});
 });
 
 test('a started service runs as a background worker and reports its cycles', async () => {
@@ -183,6 +194,99 @@ test('with private addresses refused, the initializer skips loopback seeds', asy
     assert.ok(!urls.includes('wss://127.0.0.1:7777'));
   } finally {
     await setConfig({ 'bigbrotr.allow_private_addresses': 'on' });
+  }
+});
+
+// ---- the initializer on files that never end ----
+
+// Runs the initializer once on `file` and returns its status after the run.
+async function seedOnce(file, { timeoutMs = 30000 } = {}) {
+  await setConfig({ 'bigbrotr.initializer_seed_file': file });
+  const before = Number((await status('initializer')).cycles_run);
+  await sql("SELECT bigbrotr.bigbrotr_start('initializer')");
+  return waitFor('initializer run', async () => {
+    const st = await status('initializer');
+    return Number(st.cycles_run) > before && !st.running ? st : null;
+  }, { timeoutMs });
+}
+
+// Starts the initializer on `file`, lets it read for a while, stops it: the worker must be gone
+// within a few seconds.
+async function stopWhileReading(file) {
+  await setConfig({ 'bigbrotr.initializer_seed_file': file });
+  await sql("SELECT bigbrotr.bigbrotr_start('initializer')");
+  const pid = (await waitFor('initializer reading', () => running('initializer'))).pid;
+  await sleep(1500);
+  assert.ok((await workerPids('initializer')).includes(pid), 'still reading before the stop');
+  const t0 = Date.now();
+  await sql("SELECT bigbrotr.bigbrotr_stop('initializer')");
+  try {
+    await waitFor('initializer gone after bigbrotr_stop', async () => (await workerPids('initializer')).length === 0,
+      { timeoutMs: 20000, intervalMs: 100 });
+  } catch (e) {
+    process.kill(pid, 'SIGKILL'); // a worker that cannot be stopped must not outlive the test
+    await waitFor('the server back after the crash restart', async () => (await sql('SELECT 1 AS ok', [], 'postgres'))[0].ok === 1);
+    throw e;
+  }
+  const took = Date.now() - t0;
+  figure(`initializer on ${file} stopped ${took} ms after bigbrotr_stop`);
+  assert.ok(took < scaled(5000), `stopped in ${took} ms (bound ${scaled(5000)} ms)`);
+}
+
+test('the initializer on /dev/zero: one overlong line, the read capped, the run finishes', async () => {
+  await sql('DELETE FROM bigbrotr.relays');
+  await setConfig({ 'bigbrotr.initializer_seed_max_size': '8MB' });
+  const mark = logMark();
+  const s = await seedOnce('/dev/zero');
+  assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+  assert.equal(s.last_cycle_stats.seed_truncated, 1);
+  assert.equal(s.last_cycle_stats.lines_invalid, 1, 'the endless line counts once');
+  assert.equal(s.last_cycle_stats.relays_valid ?? 0, 0);
+  assert.match(logSince(mark), /seed file \/dev\/zero: stopped after 8388608 bytes \(bigbrotr.initializer_seed_max_size\)/);
+});
+
+test('an endless first line is skipped to its newline; the valid lines after it are seeded', async () => {
+  await sql('DELETE FROM bigbrotr.relays');
+  await setConfig({ 'bigbrotr.initializer_seed_max_size': null }).catch(() => {});
+  const file = path.join(env.work, 'seeds-long-line.txt');
+  const fd = fs.openSync(file, 'w');
+  const block = Buffer.alloc(1 << 20, 'x');
+  for (let i = 0; i < 20; i++) fs.writeSync(fd, block); // 20 MB without a newline
+  fs.writeSync(fd, '\nwss://after-long.example.com\n# comment\nwss://second.example.org\nwss://last-no-newline.example.net');
+  fs.closeSync(fd);
+  fs.chmodSync(file, 0o644);
+  const mark = logMark();
+  const s = await seedOnce(file);
+  assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+  assert.equal(s.last_cycle_stats.lines_invalid, 1);
+  assert.equal(s.last_cycle_stats.relays_valid, 3);
+  assert.equal(s.last_cycle_stats.seed_truncated ?? 0, 0);
+  const urls = (await sql('SELECT url FROM bigbrotr.relays ORDER BY url')).map((r) => r.url);
+  assert.deepEqual(urls, ['wss://after-long.example.com', 'wss://last-no-newline.example.net', 'wss://second.example.org']);
+  assert.match(logSince(mark), /line 1: line longer than 4095 bytes, skipped/);
+});
+
+test('bigbrotr_stop stops the initializer reading an endless /dev/zero', async () => {
+  // kB: practically endless (a server without the setting reads /dev/zero endlessly anyway)
+  await setConfig({ 'bigbrotr.initializer_seed_max_size': String(2147483647) }).catch(() => {});
+  try {
+    await stopWhileReading('/dev/zero');
+  } finally {
+    await setConfig({ 'bigbrotr.initializer_seed_max_size': null }).catch(() => {});
+  }
+});
+
+test('bigbrotr_stop stops the initializer waiting on a FIFO nobody writes to', async () => {
+  const fifo = path.join(env.work, 'seeds.fifo');
+  fs.rmSync(fifo, { force: true });
+  execFileSync('mkfifo', ['-m', '0666', fifo]);
+  fs.chmodSync(fifo, 0o666);
+  // Held open for writing (O_RDWR does not wait for a reader) and never written to.
+  const writer = fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+  try {
+    await stopWhileReading(fifo);
+  } finally {
+    fs.closeSync(writer);
   }
 });
 

@@ -7,6 +7,10 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -22,9 +26,15 @@ static bool verify_tables = true;
 static bool verify_procedures = true;
 static bool verify_views = true;
 static int	seed_batch_size = 500;
+static int	seed_max_size_kb = 64 * 1024;
 
 /* Seed lines longer than this cannot be relay URLs; they are reported, not read whole. */
 #define SEED_LINE_MAX 4096
+/* Bytes read per read(); a stop is checked between reads. */
+#define SEED_READ_CHUNK 65536
+/* Between polls of a file that has no data yet (a FIFO), and how long it may stay silent. */
+#define SEED_POLL_MS 100
+#define SEED_IDLE_TIMEOUT_MS 30000
 
 /* bigbrotr requires no other extension (its hashes use the built-in sha256()). */
 static const char *const required_extensions[] = {"bigbrotr"};
@@ -72,6 +82,9 @@ initializer_define_gucs(void)
 	bb_define_int_setting("bigbrotr.initializer_batch_size",
 						  "Relay URLs inserted per call of bigbrotr.insert_relays.",
 						  &seed_batch_size, 500, 1, 100000, 0);
+	bb_define_int_setting("bigbrotr.initializer_seed_max_size",
+						  "Most of the seed file read; the rest is ignored with a warning.",
+						  &seed_max_size_kb, 64 * 1024, 1, INT_MAX, GUC_UNIT_KB);
 }
 
 /* Counts the missing objects of one group, logging each. */
@@ -145,77 +158,189 @@ verify_installation(ServiceCycle *cycle)
 	bb_log(BB_INFO, "installation verified");
 }
 
-/* Reads every line of the seed file into batches; runs inside seed_relays' PG_TRY. */
-static void
-read_seed_lines(FILE *file, ServiceCycle *cycle, RelayWriter *writer)
+typedef struct SeedReader
 {
+	ServiceCycle *cycle;
+	RelayWriter *writer;
+	int64		now;
+	int			lineno;
 	char		line[SEED_LINE_MAX];
-	int			lineno = 0;
-	int64		now = bb_unix_now();
+	int			len;			/* bytes of the current line kept in line[] */
+	bool		too_long;		/* the current line passed SEED_LINE_MAX: skipped to its newline */
+} SeedReader;
 
-	while (fgets(line, sizeof(line), file) != NULL)
+/* One complete line (without its newline): validated and queued, or counted with its reason. */
+static void
+seed_line(SeedReader *r)
+{
+	char	   *start = r->line;
+	int			len = r->len;
+	RelayUrlCheck check;
+
+	r->lineno++;
+	if (r->too_long)
 	{
-		size_t		len = strlen(line);
-		char	   *start = line;
-		RelayUrlCheck check;
-
-		lineno++;
-		if (lineno % 1000 == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (len == sizeof(line) - 1 && line[len - 1] != '\n')
-		{
-			int			c;
-
-			while ((c = fgetc(file)) != EOF && c != '\n')
-				;
-			bb_log(BB_WARNING, "seed file %s line %d: line longer than %d bytes, skipped",
-				   seed_file, lineno, SEED_LINE_MAX - 1);
-			service_cycle_count(cycle, "lines_invalid", 1);
-			continue;
-		}
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
-						   line[len - 1] == ' ' || line[len - 1] == '\t'))
-			line[--len] = '\0';
-		while (*start == ' ' || *start == '\t')
-			start++;
-		if (*start == '\0' || *start == '#')
-			continue;
-
-		service_cycle_count(cycle, "lines_read", 1);
-		switch (relay_writer_add(writer, start, &check, now, false))
-		{
-			case RELAY_ADDED:
-				service_cycle_count(cycle, "relays_valid", 1);
-				break;
-			case RELAY_DUPLICATE:
-				service_cycle_count(cycle, "lines_duplicate", 1);
-				break;
-			case RELAY_INVALID:
-				bb_log(BB_WARNING, "seed file %s line %d: invalid relay URL \"%s\": %s",
-					   seed_file, lineno, start, check.error);
-				service_cycle_count(cycle, "lines_invalid", 1);
-				break;
-			case RELAY_PRIVATE:
-				bb_log(BB_WARNING, "seed file %s line %d: \"%s\" targets a %s address "
-					   "(set bigbrotr.allow_private_addresses to accept it)",
-					   seed_file, lineno, check.normalized, check.address_class);
-				service_cycle_count(cycle, "lines_private_refused", 1);
-				break;
-		}
+		bb_log(BB_WARNING, "seed file %s line %d: line longer than %d bytes, skipped",
+			   seed_file, r->lineno, SEED_LINE_MAX - 1);
+		service_cycle_count(r->cycle, "lines_invalid", 1);
+		return;
 	}
-	if (ferror(file))
+	if (memchr(r->line, '\0', len) != NULL)
+	{
+		bb_log(BB_WARNING, "seed file %s line %d: line holds a NUL byte, skipped", seed_file, r->lineno);
+		service_cycle_count(r->cycle, "lines_invalid", 1);
+		return;
+	}
+	while (len > 0 && (r->line[len - 1] == '\r' || r->line[len - 1] == ' ' || r->line[len - 1] == '\t'))
+		len--;
+	r->line[len] = '\0';
+	while (*start == ' ' || *start == '\t')
+		start++;
+	if (*start == '\0' || *start == '#')
+		return;
+
+	service_cycle_count(r->cycle, "lines_read", 1);
+	switch (relay_writer_add(r->writer, start, &check, r->now, false))
+	{
+		case RELAY_ADDED:
+			service_cycle_count(r->cycle, "relays_valid", 1);
+			break;
+		case RELAY_DUPLICATE:
+			service_cycle_count(r->cycle, "lines_duplicate", 1);
+			break;
+		case RELAY_INVALID:
+			bb_log(BB_WARNING, "seed file %s line %d: invalid relay URL \"%s\": %s",
+				   seed_file, r->lineno, start, check.error);
+			service_cycle_count(r->cycle, "lines_invalid", 1);
+			break;
+		case RELAY_PRIVATE:
+			bb_log(BB_WARNING, "seed file %s line %d: \"%s\" targets a %s address "
+				   "(set bigbrotr.allow_private_addresses to accept it)",
+				   seed_file, r->lineno, check.normalized, check.address_class);
+			service_cycle_count(r->cycle, "lines_private_refused", 1);
+			break;
+	}
+}
+
+/* Splits a chunk into lines; a line's bytes beyond SEED_LINE_MAX - 1 are never kept. */
+static void
+seed_bytes(SeedReader *r, const char *data, size_t n)
+{
+	while (n > 0)
+	{
+		const char *nl = memchr(data, '\n', n);
+		size_t		part = nl ? (size_t) (nl - data) : n;
+
+		if (!r->too_long)
+		{
+			if (r->len + part > SEED_LINE_MAX - 1)
+				r->too_long = true;
+			else
+			{
+				memcpy(r->line + r->len, data, part);
+				r->len += part;
+			}
+		}
+		if (nl == NULL)
+			return;
+		seed_line(r);
+		r->len = 0;
+		r->too_long = false;
+		data = nl + 1;
+		n -= part + 1;
+	}
+}
+
+/*
+ * Waits until fd has data (or its end) for up to SEED_POLL_MS; false when it had none. A regular
+ * file or a device is always ready; a FIFO or socket may not be.
+ */
+static bool
+seed_wait_readable(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	int			rc = poll(&pfd, 1, SEED_POLL_MS);
+
+	if (rc < 0 && errno != EINTR)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not read seed file \"%s\": %m", seed_file)));
+				 errmsg("could not wait for seed file \"%s\": %m", seed_file)));
+	return rc > 0;
+}
+
+/* Reads the seed file into batches, bounded in line length, total size and time; runs in a PG_TRY. */
+static void
+read_seed_lines(int fd, ServiceCycle *cycle, RelayWriter *writer)
+{
+	SeedReader *r = palloc0(sizeof(SeedReader));
+	char	   *chunk = palloc(SEED_READ_CHUNK);
+	int64		max_bytes = (int64) seed_max_size_kb * 1024;
+	int64		total = 0;
+	int			idle_ms = 0;
+
+	r->cycle = cycle;
+	r->writer = writer;
+	r->now = bb_unix_now();
+	for (;;)
+	{
+		ssize_t		got;
+
+		if (service_should_stop())
+		{
+			bb_log(BB_INFO, "seed file %s: stop requested after line %d; the rest is not read",
+				   seed_file, r->lineno);
+			service_cycle_set(cycle, "seed_stopped", 1);
+			break;
+		}
+		if (total >= max_bytes)
+		{
+			bb_log(BB_WARNING, "seed file %s: stopped after " INT64_FORMAT " bytes "
+				   "(bigbrotr.initializer_seed_max_size); the rest is ignored", seed_file, total);
+			service_cycle_set(cycle, "seed_truncated", 1);
+			/* A line the cap cut is not a line: never taken for a (shorter) URL. */
+			if (r->len > 0 || r->too_long)
+			{
+				bb_log(BB_WARNING, "seed file %s line %d: cut by the size cap, skipped", seed_file, ++r->lineno);
+				service_cycle_count(cycle, "lines_invalid", 1);
+			}
+			break;
+		}
+		got = read(fd, chunk, Min((int64) SEED_READ_CHUNK, max_bytes - total));
+		if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		{
+			if (!seed_wait_readable(fd) && (idle_ms += SEED_POLL_MS) >= SEED_IDLE_TIMEOUT_MS)
+				ereport(ERROR,
+						(errcode(ERRCODE_IO_ERROR),
+						 errmsg("seed file \"%s\" gave no data for %d s", seed_file, SEED_IDLE_TIMEOUT_MS / 1000),
+						 errhint("bigbrotr.initializer_seed_file should name a regular file.")));
+			continue;
+		}
+		if (got < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read seed file \"%s\": %m", seed_file)));
+		if (got == 0)
+		{
+			/* The last line may have no newline. */
+			if (r->len > 0 || r->too_long)
+				seed_line(r);
+			break;
+		}
+		idle_ms = 0;
+		total += got;
+		seed_bytes(r, chunk, (size_t) got);
+	}
 	relay_writer_flush(writer, false);
 	service_cycle_set(cycle, "relays_new", writer->inserted_new);
 	service_cycle_set(cycle, "relays_unstorable", writer->unstorable);
+	pfree(chunk);
+	pfree(r);
 }
 
 static void
 seed_relays(ServiceCycle *cycle)
 {
-	FILE	   *file;
+	int			fd;
 	RelayWriter *writer;
 
 	if (seed_file == NULL || seed_file[0] == '\0')
@@ -224,8 +349,9 @@ seed_relays(ServiceCycle *cycle)
 		return;
 	}
 
-	file = fopen(seed_file, "r");
-	if (file == NULL)
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(seed_file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not open seed file \"%s\": %m", seed_file)));
@@ -233,11 +359,11 @@ seed_relays(ServiceCycle *cycle)
 	writer = relay_writer_create(seed_batch_size);
 	PG_TRY();
 	{
-		read_seed_lines(file, cycle, writer);
+		read_seed_lines(fd, cycle, writer);
 	}
 	PG_FINALLY();
 	{
-		fclose(file);
+		close(fd);
 	}
 	PG_END_TRY();
 

@@ -355,7 +355,7 @@ bigbrotr_sync_worker_main(Datum main_arg)
 	service_install_signal_handlers();
 	bigbrotr_process_name = "synchronizer worker";
 	cycle = strtoll(MyBgworkerEntry->bgw_extra, NULL, 10);
-	BackgroundWorkerInitializeConnection(bigbrotr_database, NULL, 0);
+	bb_worker_connect();
 	pgstat_report_appname(MyBgworkerEntry->bgw_name);
 	srandom((unsigned) (MyProcPid ^ (cycle & 0xffffffff)));
 	ctx = AllocSetContextCreate(TopMemoryContext, "bigbrotr sync worker", ALLOCSET_DEFAULT_SIZES);
