@@ -310,6 +310,7 @@ bigbrotr_launcher_main(Datum main_arg)
 		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 bigbrotr_debug_interval_ms > 0 ? Min(bigbrotr_debug_interval_ms, LAUNCHER_NAPTIME_MS) :
 						 LAUNCHER_NAPTIME_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}

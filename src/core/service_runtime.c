@@ -392,7 +392,9 @@ bigbrotr_service_main(Datum main_arg)
 		next_cycle = GetCurrentTimestamp();
 		while (!got_sigterm)
 		{
-			TimestampTz due = TimestampTzPlusMilliseconds(next_cycle, (int64) *svc->interval_seconds * 1000);
+			int64		interval_ms = bigbrotr_debug_interval_ms > 0 ? bigbrotr_debug_interval_ms :
+				(int64) *svc->interval_seconds * 1000;
+			TimestampTz due = TimestampTzPlusMilliseconds(next_cycle, interval_ms);
 			long		remaining_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), due);
 
 			if (remaining_ms <= 0)
