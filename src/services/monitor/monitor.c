@@ -260,18 +260,6 @@ queue_next(ServiceCycle *cycle, MonitorQueue *q)
 	return &q->rows[q->pos++];
 }
 
-/* Relays not handed out yet (what a stop leaves), counted in the current page only. */
-static int
-queue_left_in_page(MonitorQueue *q)
-{
-	int			left = 0;
-
-	for (int i = q->pos; i < q->n; i++)
-		if (!(strcmp(q->rows[i].network, "tor") == 0 && !bigbrotr_tor_enabled))
-			left++;
-	return left;
-}
-
 /* Whatever a finished check found: logged with the relay URL, counted, queued for storage. */
 static void
 finish_check(ServiceCycle *cycle, MonitorStore *store, MonitorCheck *check)
@@ -381,9 +369,9 @@ start_in_slot(ServiceCycle *cycle, MonitorNet *net, MonitorSlot *slot, const Mon
 	return true;
 }
 
-/* Checks every due relay, max_parallel at a time; returns how many a stop left unchecked. */
-static int
-run_checks(ServiceCycle *cycle, MonitorQueue *queue, const MonitorSettings *settings)
+/* Checks every due relay (due of them), max_parallel at a time; returns how many a stop left unchecked. */
+static int64
+run_checks(ServiceCycle *cycle, MonitorQueue *queue, int64 due, const MonitorSettings *settings)
 {
 	MonitorNet *net = create_net(cycle);
 	MonitorStore *store = monitor_store_create(monitor_batch_size);
@@ -392,7 +380,7 @@ run_checks(ServiceCycle *cycle, MonitorQueue *queue, const MonitorSettings *sett
 	int			nactive = 0;
 	int			started = 0;
 	bool		more = true;
-	int			abandoned = 0;
+	int64		abandoned = 0;
 
 	/*
 	 * One turn of the loop allocates in iter_ctx, reset at the turn's end: log lines, finished checks
@@ -464,8 +452,10 @@ run_checks(ServiceCycle *cycle, MonitorQueue *queue, const MonitorSettings *sett
 	MemoryContextDelete(iter_ctx);
 	if (service_should_stop())
 	{
-		abandoned = nactive + queue_left_in_page(queue);
-		bb_log(BB_INFO, "stopping: %d relays checked are stored, %d in flight or not started are left for the next cycle",
+		/* Whatever was neither checked nor skipped: in flight, in the page, or not read yet. */
+		abandoned = Max(due - service_cycle_get(cycle, "relays_checked") -
+						service_cycle_get(cycle, "relays_skipped_tor"), 0);
+		bb_log(BB_INFO, "stopping: %d relays checked are stored, " INT64_FORMAT " in flight or not started are left for the next cycle",
 			   (int) (store->written + store->n), abandoned);
 	}
 	monitor_store_flush(store);
@@ -497,7 +487,7 @@ monitor_run_cycle(ServiceCycle *cycle)
 	int64		cpu_start = cpu_ms();
 	double		wall_start = net_clock_us() / 1000.0;
 	int64		cutoff;
-	int			left;
+	int64		left;
 
 	read_settings(&settings);
 	/* At least a second old: a relay checked in this cycle (this second or later) is not due in it. */
@@ -508,7 +498,7 @@ monitor_run_cycle(ServiceCycle *cycle)
 	if (count > 0)
 	{
 		queue_init(&queue, cycle, cutoff, monitor_page_size);
-		left = run_checks(cycle, &queue, &settings);
+		left = run_checks(cycle, &queue, count, &settings);
 		if (left > 0)
 			service_cycle_set(cycle, "relays_not_checked", left);
 	}
