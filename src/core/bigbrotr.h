@@ -19,6 +19,8 @@ extern char *bigbrotr_tor_socks_host;
 extern int	bigbrotr_tor_socks_port;
 extern char *bigbrotr_tor_http_tunnel_host;
 extern int	bigbrotr_tor_http_tunnel_port;
+/* Tests only: > 0 replaces every service interval and the launcher's pause (milliseconds). */
+extern int	bigbrotr_debug_interval_ms;
 
 void		bigbrotr_define_shared_gucs(void);
 

@@ -1,6 +1,6 @@
 /*
  * guc.c: the GUCs shared by every service: the database the workers connect to, the log level, the
- * private-address policy and the Tor proxies. Per-service GUCs live in each service's file.
+ * private-address policy, the Tor proxies, and a test-only interval override. Per-service GUCs live in each service's file.
  */
 #include "postgres.h"
 
@@ -16,6 +16,7 @@ char	   *bigbrotr_tor_socks_host = NULL;
 int			bigbrotr_tor_socks_port = 9050;
 char	   *bigbrotr_tor_http_tunnel_host = NULL;
 int			bigbrotr_tor_http_tunnel_port = 9080;
+int			bigbrotr_debug_interval_ms = 0;
 
 static const struct config_enum_entry log_level_options[] = {
 	{"debug", BB_DEBUG, false},
@@ -67,6 +68,13 @@ bigbrotr_define_shared_gucs(void)
 	bb_define_int_setting("bigbrotr.tor_http_tunnel_port",
 						  "Tor's HTTPTunnelPort (HTTP CONNECT, used for WebSockets).",
 						  &bigbrotr_tor_http_tunnel_port, 9080, 1, 65535, 0);
+
+	/* For tests only: many cycles (and launcher loops) in one process, in seconds, not hours. */
+	DefineCustomIntVariable("bigbrotr.debug_interval_ms",
+							"For tests: when above 0, replaces every service's interval and the launcher's pause.",
+							"Services then run a cycle every this many milliseconds; 0 (the default) uses the intervals.",
+							&bigbrotr_debug_interval_ms, 0, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 }
 
 void

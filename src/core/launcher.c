@@ -6,7 +6,8 @@
  * runs it: a second worker for the same service refuses to start. A service is stopped through its
  * BackgroundWorkerHandle (TerminateBackgroundWorker); a worker an earlier launcher started (this
  * one has no handle for it, e.g. after the launcher itself was restarted) is asked through a stop
- * flag in shared memory and its latch, which its loop checks like a SIGTERM.
+ * flag in shared memory and its latch, which its loop checks like a SIGTERM. Each loop allocates in
+ * a context reset at its end; only the worker handles live in TopMemoryContext (one per service).
  */
 #include "postgres.h"
 
@@ -24,6 +25,7 @@
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
@@ -215,6 +217,8 @@ start_service_worker(int index)
 	const ServiceDefinition *svc = &bigbrotr_services_registry[index];
 	BackgroundWorker worker;
 	char		type[BGW_MAXLEN];
+	MemoryContext old;
+	bool		registered;
 
 	snprintf(type, sizeof(type), "bigbrotr %s", svc->name);
 	bb_worker_fill(&worker, "bigbrotr_service_main", type, type, BGW_NEVER_RESTART);
@@ -227,7 +231,11 @@ start_service_worker(int index)
 		handles[index] = NULL;
 	}
 	last_start[index] = GetCurrentTimestamp();
-	if (!RegisterDynamicBackgroundWorker(&worker, &handles[index]))
+	/* The handle outlives this loop iteration: it is allocated in TopMemoryContext, freed above. */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	registered = RegisterDynamicBackgroundWorker(&worker, &handles[index]);
+	MemoryContextSwitchTo(old);
+	if (!registered)
 	{
 		bb_log(BB_WARNING, "could not start service \"%s\": no free background worker slot "
 			   "(raise max_worker_processes)", svc->name);
@@ -272,6 +280,7 @@ void
 bigbrotr_launcher_main(Datum main_arg)
 {
 	bool		warned_missing = false;
+	MemoryContext loop_ctx;
 
 	bigbrotr_process_name = "launcher";
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -290,10 +299,17 @@ bigbrotr_launcher_main(Datum main_arg)
 	for (int i = 0; i < BIGBROTR_MAX_SERVICES; i++)
 		last_start[i] = 0;
 
+	/*
+	 * Everything one loop allocates (the rows read, log messages, a reload) goes with the loop: the
+	 * launcher runs for months, once a second.
+	 */
+	loop_ctx = AllocSetContextCreate(TopMemoryContext, "bigbrotr launcher loop", ALLOCSET_DEFAULT_SIZES);
+
 	for (;;)
 	{
 		bool		wanted[BIGBROTR_MAX_SERVICES];
 
+		MemoryContextSwitchTo(loop_ctx);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -314,7 +330,10 @@ bigbrotr_launcher_main(Datum main_arg)
 		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 bigbrotr_debug_interval_ms > 0 ? Min(bigbrotr_debug_interval_ms, LAUNCHER_NAPTIME_MS) :
 						 LAUNCHER_NAPTIME_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(loop_ctx);
 	}
 }

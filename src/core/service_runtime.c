@@ -294,14 +294,14 @@ record_cycle_start(const ServiceDefinition *svc)
 }
 
 static void
-record_cycle_end(const ServiceDefinition *svc, ServiceCycle *cycle, const char *error)
+record_cycle_end(const ServiceDefinition *svc, const char *stats_json, const char *error)
 {
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
 
 	values[0] = CStringGetTextDatum(svc->name);
-	values[1] = CStringGetTextDatum(cycle_stats_json(cycle));
+	values[1] = CStringGetTextDatum(stats_json);
 	if (error)
 		values[2] = CStringGetTextDatum(error);
 	else
@@ -363,34 +363,37 @@ run_cycle_body(void *arg)
 							   run->svc->name)));
 }
 
+/*
+ * Runs one cycle and records it. Called in the loop context (reset by the caller after each loop
+ * iteration): the status statements, the stats JSON, log messages and a caught error's message live
+ * there; the cycle's own data lives in cycle->memory, reset here before the outcome is recorded, so
+ * a memory dump between two cycles shows neither.
+ */
 static void
-run_one_cycle(const ServiceDefinition *svc, ServiceCycle *cycle, MemoryContext runtime_ctx)
+run_one_cycle(const ServiceDefinition *svc, ServiceCycle *cycle, MemoryContext loop_ctx)
 {
 	CycleRun	run = {svc, cycle};
 	char	   *error;
+	char	   *stats;
 	TimestampTz started = GetCurrentTimestamp();
+	long		secs;
+	int			usecs;
 
 	record_cycle_start(svc);
-	MemoryContextSwitchTo(runtime_ctx);
+	MemoryContextSwitchTo(loop_ctx);
 	error = bb_catch_error(run_cycle_body, &run, true);
 
-	{
-		long		secs;
-		int			usecs;
-
-		TimestampDifference(started, GetCurrentTimestamp(), &secs, &usecs);
-		if (error)
-			bb_log(BB_WARNING, "cycle failed after %ld.%03d s: %s", secs, usecs / 1000, error);
-		else
-			bb_log(BB_INFO, "cycle done in %ld.%03d s: %s", secs, usecs / 1000, cycle_stats_json(cycle));
-	}
-	record_cycle_end(svc, cycle, error);
-
+	stats = cycle_stats_json(cycle);
 	/* Everything the cycle allocated goes; reset callbacks release its sockets and handles. */
 	MemoryContextReset(cycle->memory);
 	cycle->stats = NIL;
+
+	TimestampDifference(started, GetCurrentTimestamp(), &secs, &usecs);
 	if (error)
-		pfree(error);
+		bb_log(BB_WARNING, "cycle failed after %ld.%03d s: %s", secs, usecs / 1000, error);
+	else
+		bb_log(BB_INFO, "cycle done in %ld.%03d s: %s", secs, usecs / 1000, stats);
+	record_cycle_end(svc, stats, error);
 }
 
 static void
@@ -405,7 +408,7 @@ bigbrotr_service_main(Datum main_arg)
 	int			index = DatumGetInt32(main_arg);
 	const ServiceDefinition *svc;
 	ServiceCycle cycle;
-	MemoryContext runtime_ctx;
+	MemoryContext loop_ctx;
 
 	service_install_signal_handlers();
 
@@ -426,10 +429,14 @@ bigbrotr_service_main(Datum main_arg)
 	bb_worker_connect();
 	pgstat_report_appname(MyBgworkerEntry->bgw_name);
 
-	runtime_ctx = AllocSetContextCreate(TopMemoryContext, "bigbrotr service", ALLOCSET_DEFAULT_SIZES);
+	/*
+	 * Two contexts, both reset every time round: the loop's (status writes, stats JSON, log lines,
+	 * reloads while waiting) and the cycle's (everything the service allocates).
+	 */
+	loop_ctx = AllocSetContextCreate(TopMemoryContext, "bigbrotr service loop", ALLOCSET_DEFAULT_SIZES);
 	cycle.memory = AllocSetContextCreate(TopMemoryContext, "bigbrotr cycle", ALLOCSET_DEFAULT_SIZES);
 	cycle.stats = NIL;
-	MemoryContextSwitchTo(runtime_ctx);
+	MemoryContextSwitchTo(loop_ctx);
 
 	record_worker_started(svc);
 	bb_log(BB_INFO, "service started (pid %d)", MyProcPid);
@@ -438,10 +445,13 @@ bigbrotr_service_main(Datum main_arg)
 	{
 		TimestampTz next_cycle;
 
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(loop_ctx);
+		MemoryContextSwitchTo(loop_ctx);
 		if (got_sigterm)
 			break;
 		if (extension_ready())
-			run_one_cycle(svc, &cycle, runtime_ctx);
+			run_one_cycle(svc, &cycle, loop_ctx);
 		else
 			bb_log(BB_WARNING, "extension bigbrotr is not installed in database \"%s\"; cycle skipped",
 				   bigbrotr_database);
@@ -456,7 +466,9 @@ bigbrotr_service_main(Datum main_arg)
 		next_cycle = GetCurrentTimestamp();
 		while (!got_sigterm)
 		{
-			TimestampTz due = TimestampTzPlusMilliseconds(next_cycle, (int64) *svc->interval_seconds * 1000);
+			int64		interval_ms = bigbrotr_debug_interval_ms > 0 ? bigbrotr_debug_interval_ms :
+				(int64) *svc->interval_seconds * 1000;
+			TimestampTz due = TimestampTzPlusMilliseconds(next_cycle, interval_ms);
 			long		remaining_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), due);
 
 			if (remaining_ms <= 0)

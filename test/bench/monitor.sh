@@ -3,7 +3,8 @@
 # servers, test/bench/monitor_relays.mjs), each with NIP-11 and the open/read/write tests, checked
 # with max_parallel 50; then the same plus one relay that accepts TCP and never answers, with a 5 s
 # timeout, to show a dead relay costs no more than its own timeout. Prints the wall time and the
-# worker's CPU time (getrusage, reported by the service) of each cycle. Figures only, no asserts.
+# worker's CPU time (getrusage, reported by the service) of each cycle, and the worker's peak RssAnon
+# during the first one. Figures only, no asserts.
 #
 #   sudo test/bench/monitor.sh [relays=1000] [max_parallel=50]
 set -euo pipefail
@@ -51,14 +52,21 @@ cluster_psql -d postgres -c "ALTER SYSTEM SET bigbrotr.monitor_max_parallel = $P
   -c "ALTER SYSTEM SET bigbrotr.monitor_private_key = '$KEY'" \
   -c "SELECT pg_reload_conf()" >/dev/null
 
-run_cycle() { # prints the last cycle's stats once a new cycle finished
-  local before
+PEAK_FILE="$WORK/peak_rss"
+run_cycle() { # prints the last cycle's stats once a new cycle finished; the worker's peak RssAnon in $PEAK_FILE
+  local before pid rss peak=0
   before=$(q "SELECT cycles_run FROM bigbrotr.bigbrotr_status() WHERE name = 'monitor'")
   q "SELECT bigbrotr.bigbrotr_start('monitor')" >/dev/null
   for _ in $(seq 1200); do
     [ "$(q "SELECT cycles_run FROM bigbrotr.bigbrotr_status() WHERE name = 'monitor'")" -gt "$before" ] && break
+    pid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'bigbrotr monitor'")
+    if [ -n "$pid" ]; then
+      rss=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+      [ "${rss:-0}" -gt "$peak" ] && peak=$rss
+    fi
     sleep 0.25
   done
+  echo "$peak" > "$PEAK_FILE"
   q "SELECT bigbrotr.bigbrotr_stop('monitor')" >/dev/null
   for _ in $(seq 100); do
     [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'bigbrotr monitor'")" = 0 ] && break
@@ -79,6 +87,7 @@ report() { # report LABEL STATS_JSON
 echo "monitor benchmark: $RELAYS relays on ${#P[@]} ports, max_parallel $PARALLEL, timeout 5 s, write test on"
 S1=$(run_cycle)
 report "$RELAYS relays" "$S1"
+echo "monitor worker peak RssAnon during the cycle: $(cat "$PEAK_FILE") kB (sampled every 0.25 s)"
 sleep 1.1
 q "SELECT bigbrotr.insert_relays(ARRAY['ws://127.0.0.1:$DEAD/dead'], ARRAY['clearnet'], ARRAY[1::bigint])" >/dev/null
 S2=$(run_cycle)

@@ -1,13 +1,16 @@
 // monitor.test.mjs: the monitor against real relays on loopback: the npm relay (which verifies
 // signatures and serves NIP-11 on its port), relays that misbehave on purpose in every way the
 // issue lists, a port that refuses, one that accepts and never speaks, TLS to a plain port, an
-// .onion relay reached through a CONNECT proxy; plus the write test's key handling and SIGTERM.
+// .onion relay reached through a CONNECT proxy; plus the write test's key handling (a malformed key
+// is refused when set), SIGTERM, and due relays read a few at a time (monitor_page_size 3).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { bytesToHex } from '@noble/hashes/utils';
 import { generateSecretKey } from 'nostr-tools/pure';
+import fs from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
-import { env, sql, sleep, status, waitFor, setConfig, freshExtension, logMark, logSince, serverLog, workerPids } from './lib/cluster.mjs';
+import { env, connect, sql, sleep, status, waitFor, setConfig, freshExtension, logMark, logSince, serverLog, workerPids } from './lib/cluster.mjs';
 import { startRealRelay } from '../fixtures/real_relay.mjs';
 import { startMisbehavingRelays, GOOD_NIP11 } from '../fixtures/misbehaving_relays.mjs';
 import { startConnectProxy } from '../fixtures/connect_proxy.mjs';
@@ -66,6 +69,8 @@ before(async () => {
     'bigbrotr.monitor_min_age_since_check': 0,
     'bigbrotr.monitor_batch_size': 4,
     'bigbrotr.monitor_nip11_max_size': '64kB',
+    // Every cycle reads the due relays in several pages.
+    'bigbrotr.monitor_page_size': 3,
   });
 });
 
@@ -75,6 +80,7 @@ after(async () => {
     'bigbrotr.monitor_timeout': null, 'bigbrotr.monitor_min_age_since_check': null, 'bigbrotr.monitor_batch_size': null,
     'bigbrotr.monitor_nip11_max_size': null, 'bigbrotr.monitor_private_key': null, 'bigbrotr.tor_enabled': null,
     'bigbrotr.tor_http_tunnel_port': null, 'bigbrotr.tor_socks_port': null, 'bigbrotr.allow_private_addresses': null,
+    'bigbrotr.monitor_page_size': null,
   });
   await real?.close();
   await bad?.close();
@@ -254,12 +260,71 @@ test('the write test publishes a signed event with the private key, which stays 
   assert.ok(log.includes('bigbrotr.monitor_private_key'), 'the reload was logged, by name');
   assert.ok(!serverLog().includes(key), 'the key never appears in the server log');
 
-  await setConfig({ 'bigbrotr.monitor_private_key': 'not-a-key' });
-  const bad = await runOneCycle();
-  assert.equal(bad.last_cycle_stats.write_test, 0, 'an unusable key means no write test, not a failed cycle');
-  assert.equal(Number(bad.cycles_failed), 0);
-  assert.ok(!serverLog().includes('not-a-key'), 'not even a wrong key is logged');
-  assert.ok(serverLog().includes('bigbrotr.monitor_private_key is not usable'), 'the unusable key is reported, without its value');
+  await setConfig({ 'bigbrotr.monitor_private_key': null });
+});
+
+test('a malformed private key is refused when set (ALTER SYSTEM, SET, the file), and its value is shown nowhere', async () => {
+  const good = bytesToHex(generateSecretKey());
+  await setConfig({ 'bigbrotr.monitor_private_key': good });
+  const bads = {
+    'not hex': `zz${good.slice(2)}`,
+    'too short': good.slice(0, 62),
+    'too long': `${good}ab`,
+    'zero': '0'.repeat(64),
+    'not below the curve order': 'f'.repeat(64),
+    'a phrase': 'not-a-key-but-a-secret-phrase',
+  };
+  const refused = /bigbrotr refuses this value of "bigbrotr\.monitor_private_key": private key: /;
+  const mark = logMark();
+  for (const [what, v] of Object.entries(bads)) {
+    await assert.rejects(setConfig({ 'bigbrotr.monitor_private_key': v }), (e) => {
+      assert.match(e.message, refused, what);
+      assert.ok(![e.message, e.detail, e.hint].some((t) => t?.includes(v)), `${what}: the error does not echo the value`);
+      return true;
+    }, `ALTER SYSTEM refuses ${what}`);
+    // SET and set_config: a reload-only setting, refused without the value either.
+    const client = await connect();
+    try {
+      for (const q of [`SET bigbrotr.monitor_private_key = ${pg.escapeLiteral(v)}`, `SELECT set_config('bigbrotr.monitor_private_key', ${pg.escapeLiteral(v)}, false)`])
+        await assert.rejects(client.query(q), (e) => !e.message.includes(v) && !(e.detail ?? '').includes(v), `${what}: ${q.split(' ')[0]}`);
+    } finally {
+      await client.end();
+    }
+  }
+  const [{ k }] = await sql("SELECT current_setting('bigbrotr.monitor_private_key') AS k");
+  assert.equal(k, good, 'nothing replaced the key in effect');
+
+  // Written into the configuration file by hand, then a reload: the postmaster refuses it (logged,
+  // without the value) and the key in effect stays.
+  const auto = path.join(env.pgdata, 'postgresql.auto.conf');
+  const saved = fs.readFileSync(auto, 'utf8');
+  try {
+    const fileMark = logMark();
+    fs.appendFileSync(auto, `bigbrotr.monitor_private_key = '${bads['a phrase']}'\n`);
+    await sql('SELECT pg_reload_conf()');
+    await waitFor('the postmaster\'s refusal in the server log', async () =>
+      logSince(fileMark).split('\n').some((l) => / postmaster LOG: /.test(l) && refused.test(l)));
+    await sleep(300);
+    assert.equal((await sql("SELECT current_setting('bigbrotr.monitor_private_key') AS k"))[0].k, good, 'the file\'s value was refused');
+    const s = await runOneCycle();
+    assert.equal(s.last_cycle_stats.write_test, 1, 'the monitor still signs with the key in effect');
+  } finally {
+    fs.writeFileSync(auto, saved);
+    await sql('SELECT pg_reload_conf()');
+  }
+
+  // Empty is unset: allowed, and no write test.
+  await setConfig({ 'bigbrotr.monitor_private_key': '' });
+  await sleep(1100);
+  assert.equal((await runOneCycle()).last_cycle_stats.write_test, 0);
+
+  const log = logSince(mark);
+  for (const [what, v] of Object.entries(bads)) assert.ok(!log.includes(v), `${what}: never in the server log`);
+  assert.ok(!serverLog().includes(bads['a phrase']) && !serverLog().includes(bads['not hex']), 'not anywhere in the log');
+  const settings = await sql('SELECT setting, reset_val, boot_val FROM pg_settings');
+  for (const v of Object.values(bads))
+    assert.ok(!settings.some((r) => [r.setting, r.reset_val, r.boot_val].includes(v)), 'nor in pg_settings');
+  assert.match(log, /bigbrotr refuses this value of "bigbrotr\.monitor_private_key": private key: not hex/, 'the refusal says what is wrong');
   await setConfig({ 'bigbrotr.monitor_private_key': null });
 });
 

@@ -4,7 +4,9 @@
  * them at once, all in this one process on one loop: libcurl's multi handle for NIP-11 and one
  * libwebsockets context for NIP-66, driven in turn in short slices with a shutdown check between
  * them. Each finished check becomes a snapshot (monitor_store.c). .onion relays go through Tor, or
- * are skipped and counted when bigbrotr.tor_enabled is off.
+ * are skipped and counted when bigbrotr.tor_enabled is off. The due relays are read a page at a time
+ * (bigbrotr.monitor_page_size) and each check in flight has its own small context, so the cycle's
+ * memory is bounded by those two settings, not by the number of relays.
  */
 #include "postgres.h"
 
@@ -33,7 +35,35 @@ static int	monitor_timeout = 30;
 static int	monitor_tor_timeout = 60;
 static int	monitor_batch_size = 50;
 static int	monitor_nip11_max_size = 64 * 1024;
+static int	monitor_page_size = 500;
 static char *monitor_private_key = NULL;
+
+/*
+ * bigbrotr.monitor_private_key is refused when set to anything but a usable key: 64 hexadecimal
+ * characters that are a valid secp256k1 secret key. The message never quotes the value (PostgreSQL's
+ * own "invalid value for parameter" would), and starts with "bigbrotr " so that secret_log.c lets it
+ * through to the log: it names the setting, never its value. Empty means no write test.
+ */
+static bool
+check_private_key(char **newval, void **extra, GucSource source)
+{
+	uint8		seckey[32];
+	nostr_error err;
+	bool		ok;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	ok = nostr_seckey_from_hex(*newval, strlen(*newval), seckey, &err) == NOSTR_OK;
+	explicit_bzero(seckey, sizeof(seckey));
+	if (ok)
+		return true;
+	GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+	/* nostr errors about keys say what is wrong (length, not hex, not a valid key), never the value. */
+	GUC_check_errmsg("bigbrotr refuses this value of \"bigbrotr.monitor_private_key\": %s", err.message);
+	GUC_check_errdetail("The value is not shown.");
+	GUC_check_errhint("Set 64 hexadecimal characters (a secp256k1 secret key), or an empty string for no write test.");
+	return false;
+}
 
 void
 monitor_define_gucs(void)
@@ -58,12 +88,15 @@ monitor_define_gucs(void)
 	bb_define_int_setting("bigbrotr.monitor_nip11_max_size",
 						  "Largest NIP-11 document read; larger ones are no document.",
 						  &monitor_nip11_max_size, 64 * 1024, 1024, 16 * 1024 * 1024, GUC_UNIT_BYTE);
+	bb_define_int_setting("bigbrotr.monitor_page_size",
+						  "Due relays read per query; the cycle holds at most this many besides its checks in flight.",
+						  &monitor_page_size, 500, 1, 100000, 0);
 	/* A secret: hidden from other roles and from SHOW ALL; secret_log.c keeps it out of the log. */
 	DefineCustomStringVariable("bigbrotr.monitor_private_key",
 							   "Hex private key signing the write test's event; empty: no write test.",
 							   NULL, &monitor_private_key, "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
+							   check_private_key, NULL, NULL);
 }
 
 typedef struct MonitorNet
@@ -100,38 +133,131 @@ create_net(ServiceCycle *cycle)
 	return net;
 }
 
-/* The relays due for a check, least recently checked first. */
-static MonitorCheck *
-select_relays(int *count)
+/*
+ * The relays due for a check, least recently checked first, read a page at a time: keyset paging on
+ * (newest snapshot, url), so the cycle holds at most monitor_page_size due relays plus its
+ * monitor_max_parallel checks in flight, whatever the number of relays. A relay checked in this cycle
+ * has a snapshot newer than the cutoff and is never read again in it.
+ */
+typedef struct MonitorDue
+{
+	char	   *url;
+	char	   *network;
+	int64		inserted_at;
+} MonitorDue;
+
+typedef struct MonitorQueue
+{
+	int64		cutoff;			/* due: newest snapshot at or before this (Unix seconds) */
+	int			page_size;
+	MemoryContext page_ctx;		/* the current page; reset when the next one is read */
+	MemoryContext param_ctx;	/* the keyset parameters of the next read */
+	MonitorDue *rows;
+	int			n;
+	int			pos;
+	bool		started;		/* a page was read: the keyset below is set */
+	bool		exhausted;		/* the last page read was the last one */
+	int64		last_key;
+	const char *last_url;		/* in page_ctx */
+} MonitorQueue;
+
+#define DUE_KEY "coalesce((SELECT max(m.generated_at) FROM bigbrotr.relay_metadata m WHERE m.relay_url = r.url), " \
+	"'-9223372036854775808'::bigint)"
+
+static int64
+count_due(int64 cutoff)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(bb_unix_now() - monitor_min_age)};
-	MonitorCheck *checks;
+	Datum		values[1] = {Int64GetDatum(cutoff)};
+	int64		n;
 
 	bb_tx_begin();
-	bb_spi_run(&plan,
-			   "SELECT r.url, r.network, r.inserted_at FROM bigbrotr.relays r "
-			   "LEFT JOIN LATERAL (SELECT max(m.generated_at) AS last FROM bigbrotr.relay_metadata m "
-			   "                   WHERE m.relay_url = r.url) l ON true "
-			   "WHERE l.last IS NULL OR l.last <= $1 ORDER BY l.last NULLS FIRST, r.url",
+	bb_spi_run(&plan, "SELECT count(*) FROM bigbrotr.relays r WHERE " DUE_KEY " <= $1",
 			   1, types, values, NULL, true);
-	*count = (int) SPI_processed;
-	checks = palloc0(sizeof(MonitorCheck) * Max(*count, 1));
-	for (int i = 0; i < *count; i++)
+	n = bb_spi_int64_result();
+	bb_tx_commit();
+	return n;
+}
+
+static void
+queue_init(MonitorQueue *q, ServiceCycle *cycle, int64 cutoff, int page_size)
+{
+	memset(q, 0, sizeof(*q));
+	q->cutoff = cutoff;
+	q->page_size = Max(page_size, 1);
+	q->page_ctx = AllocSetContextCreate(cycle->memory, "monitor due page", ALLOCSET_DEFAULT_SIZES);
+	q->param_ctx = AllocSetContextCreate(cycle->memory, "monitor due keyset", ALLOCSET_SMALL_SIZES);
+}
+
+/* Reads the next page of due relays after the keyset; false when there is none. */
+static bool
+queue_fetch(ServiceCycle *cycle, MonitorQueue *q)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[5] = {INT8OID, BOOLOID, INT8OID, TEXTOID, INT4OID};
+	Datum		values[5];
+	MemoryContext old;
+	int64		started_us;
+
+	if (q->exhausted)
+		return false;
+	MemoryContextReset(q->param_ctx);
+	old = MemoryContextSwitchTo(q->param_ctx);
+	values[0] = Int64GetDatum(q->cutoff);
+	values[1] = BoolGetDatum(!q->started);
+	values[2] = Int64GetDatum(q->last_key);
+	values[3] = CStringGetTextDatum(q->started ? q->last_url : "");
+	values[4] = Int32GetDatum(q->page_size);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(q->page_ctx);
+	q->rows = NULL;
+	q->n = q->pos = 0;
+
+	started_us = net_clock_us();
+	bb_tx_begin();
+	bb_spi_run(&plan,
+			   "SELECT r.url, r.network, r.inserted_at, k.key FROM bigbrotr.relays r "
+			   "CROSS JOIN LATERAL (SELECT " DUE_KEY " AS key) k "
+			   "WHERE k.key <= $1 AND ($2 OR (k.key, r.url) > ($3, $4)) "
+			   "ORDER BY k.key, r.url LIMIT $5",
+			   5, types, values, NULL, true);
+	old = MemoryContextSwitchTo(q->page_ctx);
+	q->n = (int) SPI_processed;
+	q->rows = palloc0(sizeof(MonitorDue) * Max(q->n, 1));
+	for (int i = 0; i < q->n; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 
-		checks[i].url = SPI_getvalue(tup, desc, 1);
-		checks[i].network = SPI_getvalue(tup, desc, 2);
-		checks[i].inserted_at = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		checks[i].via_tor = strcmp(checks[i].network, "tor") == 0;
-		checks[i].index = i;
+		q->rows[i].url = SPI_getvalue(tup, desc, 1);
+		q->rows[i].network = SPI_getvalue(tup, desc, 2);
+		q->rows[i].inserted_at = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		if (i == q->n - 1)
+		{
+			q->last_key = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+			q->last_url = q->rows[i].url;
+		}
 	}
+	MemoryContextSwitchTo(old);
 	bb_tx_commit();
-	return checks;
+	service_cycle_count(cycle, "due_pages", 1);
+	service_cycle_count(cycle, "due_query_ms", (int64) ((net_clock_us() - started_us) / 1000));
+	if (q->n > 0)
+		q->started = true;
+	if (q->n < q->page_size)
+		q->exhausted = true;
+	return q->n > 0;
+}
+
+/* The next due relay, reading a page when the current one is used up; NULL when there is none. */
+static MonitorDue *
+queue_next(ServiceCycle *cycle, MonitorQueue *q)
+{
+	if (q->pos >= q->n && !queue_fetch(cycle, q))
+		return NULL;
+	return &q->rows[q->pos++];
 }
 
 /* Whatever a finished check found: logged with the relay URL, counted, queued for storage. */
@@ -204,39 +330,95 @@ read_settings(MonitorSettings *settings)
 	}
 }
 
-/* Checks every relay, max_parallel at a time; returns how many were left unchecked by a stop. */
-static int
-run_checks(ServiceCycle *cycle, MonitorCheck *checks, int count, const MonitorSettings *settings)
+/*
+ * One slot per check in flight, each with its own small context (the check's URL, NIP-11 request and
+ * document), reset when the slot takes its next relay.
+ */
+typedef struct MonitorSlot
+{
+	MonitorCheck check;
+	MemoryContext memory;
+	bool		busy;
+} MonitorSlot;
+
+/* Starts the check of a due relay in a free slot; false when it is skipped (Tor off). */
+static bool
+start_in_slot(ServiceCycle *cycle, MonitorNet *net, MonitorSlot *slot, const MonitorDue *due, int index,
+			  const MonitorSettings *settings)
+{
+	MonitorCheck *check = &slot->check;
+	MemoryContext old;
+
+	if (strcmp(due->network, "tor") == 0 && !bigbrotr_tor_enabled)
+	{
+		service_cycle_count(cycle, "relays_skipped_tor", 1);
+		bb_log(BB_DEBUG, "relay %s: .onion relay skipped (bigbrotr.tor_enabled is off)", due->url);
+		return false;
+	}
+	MemoryContextReset(slot->memory);
+	old = MemoryContextSwitchTo(slot->memory);
+	memset(check, 0, sizeof(*check));
+	check->url = pstrdup(due->url);
+	check->network = pstrdup(due->network);
+	check->inserted_at = due->inserted_at;
+	check->via_tor = strcmp(check->network, "tor") == 0;
+	check->index = index;
+	monitor_check_start(check, net->http, net->ws, settings);
+	MemoryContextSwitchTo(old);
+	slot->busy = true;
+	return true;
+}
+
+/* Checks every due relay (due of them), max_parallel at a time; returns how many a stop left unchecked. */
+static int64
+run_checks(ServiceCycle *cycle, MonitorQueue *queue, int64 due, const MonitorSettings *settings)
 {
 	MonitorNet *net = create_net(cycle);
 	MonitorStore *store = monitor_store_create(monitor_batch_size);
 	int			parallel = monitor_max_parallel;
-	int		   *active = palloc(sizeof(int) * parallel);
+	MonitorSlot *slots = palloc0(sizeof(MonitorSlot) * parallel);
 	int			nactive = 0;
-	int			next = 0;
-	int			abandoned = 0;
+	int			started = 0;
+	bool		more = true;
+	int64		abandoned = 0;
 
-	while (next < count || nactive > 0)
+	/*
+	 * One turn of the loop allocates in iter_ctx, reset at the turn's end: log lines, finished checks
+	 * written to the store (the batch's text lives in the store's own buffer), a batch's jsonb. What
+	 * outlives a turn has its own context: the page of due relays, each slot's check.
+	 */
+	MemoryContext iter_ctx = AllocSetContextCreate(cycle->memory, "monitor loop turn", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext cycle_ctx = MemoryContextSwitchTo(iter_ctx);
+
+	for (int i = 0; i < parallel; i++)
+		slots[i].memory = AllocSetContextCreate(cycle->memory, "monitor check", ALLOCSET_SMALL_SIZES);
+
+	while (more || nactive > 0)
 	{
 		int			http_running;
 		int			ws_open;
 		double		now;
 
+		MemoryContextReset(iter_ctx);
 		CHECK_FOR_INTERRUPTS();
 		if (service_should_stop())
 			break;
-		while (nactive < parallel && next < count)
+		for (int i = 0; i < parallel && more; i++)
 		{
-			MonitorCheck *check = &checks[next++];
+			MonitorDue *due;
 
-			if (check->via_tor && !bigbrotr_tor_enabled)
-			{
-				service_cycle_count(cycle, "relays_skipped_tor", 1);
-				bb_log(BB_DEBUG, "relay %s: .onion relay skipped (bigbrotr.tor_enabled is off)", check->url);
+			if (slots[i].busy)
 				continue;
+			while ((due = queue_next(cycle, queue)) != NULL &&
+				   !start_in_slot(cycle, net, &slots[i], due, started, settings))
+				;
+			if (due == NULL)
+				more = false;
+			else
+			{
+				started++;
+				nactive++;
 			}
-			monitor_check_start(check, net->http, net->ws, settings);
-			active[nactive++] = check->index;
 		}
 
 		/* Both loops in turn, in short slices, so a shutdown is seen within a slice or two. */
@@ -246,31 +428,41 @@ run_checks(ServiceCycle *cycle, MonitorCheck *checks, int count, const MonitorSe
 			http_client_run(net->http, SLICE_ONE_MS - SLICE_BOTH_MS);
 
 		now = net_clock_us() / 1000.0;
-		for (int i = 0; i < nactive;)
+		for (int i = 0; i < parallel; i++)
 		{
-			MonitorCheck *check = &checks[active[i]];
+			MonitorSlot *slot = &slots[i];
+			bool		done;
+			MemoryContext old;
 
-			if (monitor_check_poll(check, now))
+			if (!slot->busy)
+				continue;
+			old = MemoryContextSwitchTo(slot->memory);
+			done = monitor_check_poll(&slot->check, now);
+			MemoryContextSwitchTo(old);
+			if (done)
 			{
-				finish_check(cycle, store, check);
-				active[i] = active[--nactive];
+				finish_check(cycle, store, &slot->check);
+				slot->busy = false;
+				nactive--;
 			}
-			else
-				i++;
 		}
 	}
 
+	MemoryContextSwitchTo(cycle_ctx);
+	MemoryContextDelete(iter_ctx);
 	if (service_should_stop())
 	{
-		for (int i = next; i < count; i++)
-			if (!(checks[i].via_tor && !bigbrotr_tor_enabled))
-				abandoned++;
-		abandoned += nactive;
-		bb_log(BB_INFO, "stopping: %d relays checked are stored, %d in flight or not started are left for the next cycle",
+		/* Whatever was neither checked nor skipped: in flight, in the page, or not read yet. */
+		abandoned = Max(due - service_cycle_get(cycle, "relays_checked") -
+						service_cycle_get(cycle, "relays_skipped_tor"), 0);
+		bb_log(BB_INFO, "stopping: %d relays checked are stored, " INT64_FORMAT " in flight or not started are left for the next cycle",
 			   (int) (store->written + store->n), abandoned);
 	}
 	monitor_store_flush(store);
 	destroy_net(net);
+	for (int i = 0; i < parallel; i++)
+		if (slots[i].busy)
+			monitor_check_release(&slots[i].check);
 	service_cycle_set(cycle, "snapshots_written", store->written);
 	service_cycle_set(cycle, "snapshots_new", store->new_snapshots);
 	service_cycle_set(cycle, "checks_unstorable", store->unstorable);
@@ -291,26 +483,30 @@ void
 monitor_run_cycle(ServiceCycle *cycle)
 {
 	MonitorSettings settings;
-	MonitorCheck *checks;
-	int			count;
+	MonitorQueue queue;
+	int64		count;
 	int64		cpu_start = cpu_ms();
 	double		wall_start = net_clock_us() / 1000.0;
-	int			left;
+	int64		cutoff;
+	int64		left;
 
 	read_settings(&settings);
-	checks = select_relays(&count);
+	/* At least a second old: a relay checked in this cycle (this second or later) is not due in it. */
+	cutoff = bb_unix_now() - Max(monitor_min_age, 1);
+	count = count_due(cutoff);
 	service_cycle_set(cycle, "relays_due", count);
 	service_cycle_set(cycle, "write_test", settings.write_test ? 1 : 0);
 	if (count > 0)
 	{
-		left = run_checks(cycle, checks, count, &settings);
+		queue_init(&queue, cycle, cutoff, monitor_page_size);
+		left = run_checks(cycle, &queue, count, &settings);
 		if (left > 0)
 			service_cycle_set(cycle, "relays_not_checked", left);
 	}
 	explicit_bzero(settings.seckey, sizeof(settings.seckey));
 	service_cycle_set(cycle, "cycle_cpu_ms", cpu_ms() - cpu_start);
 	service_cycle_set(cycle, "cycle_wall_ms", (int64) (net_clock_us() / 1000.0 - wall_start));
-	bb_log(BB_INFO, "cycle: %d relays due, " INT64_FORMAT " checked, " INT64_FORMAT " openable, " INT64_FORMAT " readable, "
+	bb_log(BB_INFO, "cycle: " INT64_FORMAT " relays due, " INT64_FORMAT " checked, " INT64_FORMAT " openable, " INT64_FORMAT " readable, "
 		   INT64_FORMAT " writable, " INT64_FORMAT " skipped (Tor off)", count,
 		   service_cycle_get(cycle, "relays_checked"), service_cycle_get(cycle, "relays_openable"),
 		   service_cycle_get(cycle, "relays_readable"), service_cycle_get(cycle, "relays_writable"),

@@ -270,6 +270,12 @@ monitor_check_poll(MonitorCheck *check, double now_ms)
 void
 monitor_check_release(MonitorCheck *check)
 {
+	/* The monitor reuses a check's memory for the next relay: nothing malloc'd may stay behind. */
+	free(check->http.body);
+	check->http.body = NULL;
+	check->http.body_len = 0;
+	free(check->http.content_type);
+	check->http.content_type = NULL;
 	free(check->req_msg);
 	check->req_msg = NULL;
 	free(check->event_msg);
