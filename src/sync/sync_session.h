@@ -3,6 +3,12 @@
  * window algorithm (sync/sync_window). It sends the REQs the algorithm asks for, verifies every
  * event (id and signature) as it arrives, feeds the answers back, enforces the request and relay
  * timeouts, reconnects after a drop, and buffers the verified events for the caller to store.
+ * It sends the window's NIP-45 COUNT proofs (CLOSED, NOTICE or no answer: unsupported) and parks
+ * while the window waits for archive hints, which only the caller (between loop slices, where it
+ * may use PostgreSQL) can answer. Memory is bounded by the configuration: an answer far beyond the
+ * limit ends its request (max_answer), and once max_buffered verified events wait to be stored the
+ * socket is paused (lws rx flow control) until the caller clears the buffer; the log queue keeps
+ * 16 lines and counts the rest.
  * Everything runs inside ws_client callbacks, so nothing here may longjmp: no PostgreSQL headers,
  * memory is malloc'd, problems are counted and queued as text for the caller to log.
  */

@@ -245,8 +245,10 @@ sync_store_hints(int64 second, const int32 *kinds, int nkinds, int max, int32 *o
 	Oid			types[3] = {INT8OID, INT4ARRAYOID, INT4OID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	Datum	   *kd = palloc(sizeof(Datum) * Max(nkinds, 1));
+	Datum	   *kd;
 
+	bb_tx_begin();				/* first: building the array looks its type up in the catalog */
+	kd = palloc(sizeof(Datum) * Max(nkinds, 1));
 	for (int i = 0; i < nkinds; i++)
 		kd[i] = Int32GetDatum(kinds[i]);
 	values[0] = Int64GetDatum(second);
@@ -256,7 +258,6 @@ sync_store_hints(int64 second, const int32 *kinds, int nkinds, int max, int32 *o
 	values[2] = Int32GetDatum(max);
 	*n_kinds = 0;
 	*n_authors = 0;
-	bb_tx_begin();
 	bb_spi_run(&plan,
 			   "(SELECT k.kind, NULL::bytea FROM (SELECT DISTINCT e.kind FROM bigbrotr.events e"
 			   "   WHERE e.created_at = $1 AND ($2 IS NULL OR e.kind = ANY($2)) LIMIT $3) k)"
