@@ -286,6 +286,8 @@ sync_store_hints(int64 second, const int32 *kinds, int nkinds, int max, int32 *o
 		}
 	}
 	bb_tx_commit();
+	pfree(DatumGetPointer(values[1]));
+	pfree(kd);
 	return *n_kinds + *n_authors;
 }
 
