@@ -1010,6 +1010,13 @@ fail:
 	return NULL;
 }
 
+void
+ws_pause_rx(WsConn *conn, bool pause)
+{
+	if (conn && conn->state == CONN_OPEN && conn->wsi)
+		lws_rx_flow_control(conn->wsi, pause ? 0 : 1);
+}
+
 bool
 ws_send_text(WsConn *conn, const char *data, size_t len)
 {

@@ -78,6 +78,9 @@ WsConn	   *ws_connect(WsLoop *loop, const char *url, bool via_tor, int connect_t
  */
 bool		ws_send_text(WsConn *conn, const char *data, size_t len);
 
+/* Stops (pause) or resumes reading the connection (lws rx flow control): the peer waits on TCP. */
+void		ws_pause_rx(WsConn *conn, bool pause);
+
 /* Closes the connection; on_close(WS_CLOSE_NORMAL) follows during a later ws_loop_run. */
 void		ws_close(WsConn *conn);
 

@@ -412,6 +412,13 @@ nostr_build_req(const char *sub_id, const nostr_filter *filters, size_t n_filter
 }
 
 char *
+nostr_build_count(const char *sub_id, const nostr_filter *filters, size_t n_filters,
+				  size_t *len_out, nostr_error *err)
+{
+	return build_filters_msg("COUNT", sub_id, filters, n_filters, len_out, err);
+}
+
+char *
 nostr_build_close(const char *sub_id, size_t *len_out, nostr_error *err)
 {
 	nostr_buf	b;

@@ -108,6 +108,9 @@ typedef struct nostr_filter
 /* ["REQ", sub_id, filter...]. sub_id: 1..64 bytes of valid UTF-8. NULL + err on bad input. */
 char	   *nostr_build_req(const char *sub_id, const nostr_filter *filters, size_t n_filters,
 							size_t *len_out, nostr_error *err);
+/* ["COUNT", sub_id, filter...] (NIP-45), same rules. */
+char	   *nostr_build_count(const char *sub_id, const nostr_filter *filters, size_t n_filters,
+							  size_t *len_out, nostr_error *err);
 /* ["CLOSE", sub_id] */
 char	   *nostr_build_close(const char *sub_id, size_t *len_out, nostr_error *err);
 /* ["EVENT", {event}] */

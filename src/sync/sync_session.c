@@ -12,6 +12,7 @@
 
 #include "net/clock.h"
 #include "nostr/event.h"
+#include "nostr/hex.h"
 #include "nostr/message.h"
 
 #define MAX_CONNECT_FAILURES 3
@@ -23,7 +24,8 @@ typedef enum SessState
 	ST_WAITING,					/* stagger before the first connection */
 	ST_CONNECTING,
 	ST_OPEN,					/* connected, no subscription in flight */
-	ST_REQ,						/* a subscription in flight */
+	ST_REQ,						/* a subscription (or a COUNT) in flight */
+	ST_HINTS,					/* waiting for the caller's archive hints */
 	ST_RECONNECT_WAIT,
 	ST_DONE
 } SessState;
@@ -52,6 +54,10 @@ struct SyncSession
 
 	unsigned	sub_counter;
 	char		sub_id[24];
+	sync_request req;			/* the request in flight (ST_REQ) or waited for (ST_HINTS) */
+	size_t		max_buffered;
+	int			max_keys;
+	bool		paused;
 
 	SyncEvent  *events;
 	size_t		n_events;
@@ -151,6 +157,12 @@ advance(SyncSession *s)
 		finish(s, sync_window_given_up(s->sw) ? SYNC_END_GIVEN_UP : SYNC_END_COMPLETE);
 		return;
 	}
+	s->req = req;
+	if (req.type == SYNC_REQ_HINTS)
+	{
+		s->state = ST_HINTS;	/* the caller answers between loop slices */
+		return;
+	}
 	memset(&f, 0, sizeof(f));
 	f.kinds = req.kinds;
 	f.kinds_count = req.kinds_count;
@@ -159,14 +171,15 @@ advance(SyncSession *s)
 		f.authors = (const uint8_t (*)[32]) req.author;
 		f.authors_count = 1;
 	}
-	f.has_since = true;
+	f.has_since = req.has_time;
 	f.since = req.since;
-	f.has_until = true;
+	f.has_until = req.has_time;
 	f.until = req.until;
-	f.has_limit = true;
+	f.has_limit = req.type == SYNC_REQ_EVENTS;
 	f.limit = req.limit;
 	snprintf(s->sub_id, sizeof(s->sub_id), "bb%u", ++s->sub_counter);
-	msg = nostr_build_req(s->sub_id, &f, 1, &len, &err);
+	msg = req.type == SYNC_REQ_COUNT ? nostr_build_count(s->sub_id, &f, 1, &len, &err) :
+		nostr_build_req(s->sub_id, &f, 1, &len, &err);
 	if (msg == NULL || !ws_send_text(s->conn, msg, len))
 	{
 		free(msg);
@@ -196,9 +209,18 @@ close_subscription(SyncSession *s)
 static void
 request_ended(SyncSession *s, bool eose)
 {
-	sync_window_answer(s->sw, eose);
+	if (s->req.type == SYNC_REQ_COUNT && !eose)
+		sync_window_count(s->sw, false, 0);	/* CLOSED, NOTICE or no answer: unsupported */
+	else
+		sync_window_answer(s->sw, eose);
 	s->state = ST_OPEN;
 	advance(s);
+}
+
+static bool
+counting(const SyncSession *s)
+{
+	return s->state == ST_REQ && s->req.type == SYNC_REQ_COUNT;
 }
 
 static void
@@ -243,6 +265,13 @@ buffer_event(SyncSession *s, const nostr_event *ev)
 		return false;
 	}
 	s->n_events++;
+	if (s->n_events >= s->max_buffered && !s->paused && s->conn)
+	{
+		/* the caller stores and clears the buffer, which resumes reading */
+		s->paused = true;
+		s->stats.rx_pauses++;
+		ws_pause_rx(s->conn, true);
+	}
 	return true;
 }
 
@@ -253,6 +282,7 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 	const nostr_event *ev = &msg->event;
 	nostr_error err;
 	bool		valid;
+	bool		cut;
 
 	s->stats.events_received++;
 	if (msg->event_status != NOSTR_OK)
@@ -265,8 +295,7 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 		return;
 	}
 	valid = nostr_event_verify_cached(ev, s->cache, &err) == NOSTR_OK;
-	if (current)
-		sync_window_event(s->sw, ev->id, ev->pubkey, ev->created_at, ev->kind, valid);
+	cut = current && !sync_window_event(s->sw, ev->id, ev->pubkey, ev->created_at, ev->kind, valid);
 	if (!valid)
 	{
 		s->stats.events_invalid++;
@@ -275,14 +304,25 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 	}
 	else if (nostr_event_has_nul(ev))
 	{
+		char		hex[65];
+
 		s->stats.events_unstorable++;
-		slog(s, "valid event created_at %lld holds U+0000, which PostgreSQL cannot store: skipped",
-			 (long long) ev->created_at);
+		nostr_hex_encode(ev->id, 32, hex);
+		slog(s, "valid event %s created_at %lld holds U+0000, which PostgreSQL cannot store: "
+			 "kept as an unstorable shortfall", hex, (long long) ev->created_at);
+		sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, ev->created_at, ev->id);
 	}
 	else if (!buffer_event(s, ev))
 		finish(s, SYNC_END_OUT_OF_MEMORY);
 	else
 		s->stats.events_valid++;
+	if (cut && s->state == ST_REQ)
+	{
+		/* far more than asked: the request ends here; what still comes for it is data */
+		slog(s, "an answer went beyond the per-request bound: request ended, its window handled as full");
+		close_subscription(s);
+		request_ended(s, true);
+	}
 }
 
 static void
@@ -321,14 +361,27 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 			if (current)
 			{
 				s->stats.closed_by_relay++;
-				slog(s, "relay closed the subscription: %s", msg.message);
+				slog(s, "relay closed the %s: %s", counting(s) ? "COUNT" : "subscription", msg.message);
 				request_ended(s, false);
+			}
+			break;
+		case NOSTR_MSG_COUNT:
+			if (current && counting(s))
+			{
+				sync_window_count(s->sw, true, msg.count > INT64_MAX ? INT64_MAX : (int64_t) msg.count);
+				s->state = ST_OPEN;
+				advance(s);
 			}
 			break;
 		case NOSTR_MSG_NOTICE:
 			s->stats.notices++;
 			if (s->stats.notices <= 3)
 				slog(s, "NOTICE: %s", msg.message);
+			if (counting(s))
+			{
+				slog(s, "COUNT (NIP-45) answered with a NOTICE: taken as unsupported");
+				request_ended(s, false);
+			}
 			break;
 		default:
 			break;
@@ -407,6 +460,9 @@ sync_session_new(WsLoop *loop, const SyncSessionConfig *config, nostr_pubkey_cac
 	wc.limit = config->limit;
 	wc.kinds = config->kinds;
 	wc.kinds_count = config->kinds_count;
+	wc.max_narrowing_keys = config->max_narrowing_keys;
+	wc.max_answer = config->max_answer;
+	wc.want_hints = config->want_hints;
 	s->sw = sync_window_new(&wc);
 	s->url = strdup(config->url);
 	if (s->sw == NULL || s->url == NULL)
@@ -421,6 +477,9 @@ sync_session_new(WsLoop *loop, const SyncSessionConfig *config, nostr_pubkey_cac
 	s->request_timeout_ms = config->request_timeout_ms > 0 ? config->request_timeout_ms : 30000;
 	s->relay_timeout_ms = config->relay_timeout_ms > 0 ? config->relay_timeout_ms : 1800000;
 	s->max_message_size = config->max_message_size;
+	s->max_keys = config->max_narrowing_keys > 0 ? config->max_narrowing_keys : 100;
+	s->max_buffered = config->max_buffered > 0 ? config->max_buffered :
+		(size_t) (4 * (config->max_answer > 0 ? config->max_answer : 10 * config->limit));
 	s->cache = cache;
 	s->state = ST_WAITING;
 	s->start_at_ms = net_clock_ms() + (config->stagger_ms > 0 ? config->stagger_ms : 0);
@@ -451,10 +510,10 @@ sync_session_tick(SyncSession *s)
 				connect_now(s);
 			break;
 		case ST_REQ:
-			if (now > s->deadline_ms)
+			if (now > s->deadline_ms && !s->paused)
 			{
 				s->stats.request_timeouts++;
-				slog(s, "no EOSE within %d ms", s->request_timeout_ms);
+				slog(s, "no %s within %d ms", counting(s) ? "COUNT answer" : "EOSE", s->request_timeout_ms);
 				close_subscription(s);
 				request_ended(s, false);
 			}
@@ -513,6 +572,15 @@ sync_session_clear_events(SyncSession *s)
 		free(s->events[i].content);
 	}
 	s->n_events = 0;
+	if (s->paused)
+	{
+		s->paused = false;
+		if (s->conn)
+			ws_pause_rx(s->conn, false);
+		/* the time spent paused was ours, not the relay's */
+		if (s->state == ST_REQ)
+			s->deadline_ms = net_clock_ms() + s->request_timeout_ms;
+	}
 	/* keep the memory bounded by one batch, not by the largest burst ever seen */
 	if (s->cap_events > 4096)
 	{
@@ -520,6 +588,45 @@ sync_session_clear_events(SyncSession *s)
 		s->events = NULL;
 		s->cap_events = 0;
 	}
+}
+
+bool
+sync_session_paused(const SyncSession *s)
+{
+	return s->paused;
+}
+
+void
+sync_session_hold(SyncSession *s, int64_t created_at, const uint8_t id[32])
+{
+	sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, created_at, id);
+}
+
+bool
+sync_session_hints_wanted(const SyncSession *s, int64_t *second, const int32_t **kinds,
+						  size_t *kinds_count, size_t *max)
+{
+	if (s->state != ST_HINTS)
+		return false;
+	*second = s->req.since;
+	*kinds = s->req.kinds;
+	*kinds_count = s->req.kinds_count;
+	*max = (size_t) s->max_keys;
+	return true;
+}
+
+void
+sync_session_give_hints(SyncSession *s, const int32_t *kinds, size_t kinds_count,
+						const uint8_t (*authors)[32], size_t authors_count)
+{
+	if (s->state != ST_HINTS)
+		return;
+	sync_window_hints(s->sw, kinds, kinds_count, authors, authors_count);
+	s->state = s->conn ? ST_OPEN : ST_RECONNECT_WAIT;
+	if (s->state == ST_OPEN)
+		advance(s);
+	else
+		s->reconnect_at_ms = net_clock_ms();
 }
 
 const SyncSessionStats *

@@ -3,6 +3,12 @@
  * window algorithm (sync/sync_window). It sends the REQs the algorithm asks for, verifies every
  * event (id and signature) as it arrives, feeds the answers back, enforces the request and relay
  * timeouts, reconnects after a drop, and buffers the verified events for the caller to store.
+ * It sends the window's NIP-45 COUNT proofs (CLOSED, NOTICE or no answer: unsupported) and parks
+ * while the window waits for archive hints, which only the caller (between loop slices, where it
+ * may use PostgreSQL) can answer. Memory is bounded by the configuration: an answer far beyond the
+ * limit ends its request (max_answer), and once max_buffered verified events wait to be stored the
+ * socket is paused (lws rx flow control) until the caller clears the buffer; the log queue keeps
+ * 16 lines and counts the rest.
  * Everything runs inside ws_client callbacks, so nothing here may longjmp: no PostgreSQL headers,
  * memory is malloc'd, problems are counted and queued as text for the caller to log.
  */
@@ -32,6 +38,10 @@ typedef struct SyncSessionConfig
 	int			relay_timeout_ms;	/* the whole session, from its first connection */
 	int			stagger_ms;		/* wait this long before connecting */
 	size_t		max_message_size;
+	int			max_narrowing_keys; /* see sync_window_config; <= 0: its default */
+	int64_t		max_answer;		/* events per answer before the request is cut; <= 0: 10 x limit */
+	size_t		max_buffered;	/* verified events held before reading pauses; 0: 4 x max_answer */
+	bool		want_hints;		/* the caller answers sync_session_hints_wanted */
 } SyncSessionConfig;
 
 /* A verified event waiting to be stored; tags_json and content are malloc'd. */
@@ -51,7 +61,10 @@ typedef struct SyncSessionStats
 	int64_t		events_received;	/* EVENT messages for our subscriptions */
 	int64_t		events_valid;
 	int64_t		events_invalid;		/* bad JSON, id or signature: dropped */
-	int64_t		events_unstorable;	/* valid but holding U+0000, which PostgreSQL cannot store */
+	int64_t		events_unstorable;	/* valid but holding U+0000, which PostgreSQL cannot store
+									 * (each held as a shortfall; the caller adds the rows the
+									 * archive refused, sync_session_hold) */
+	int64_t		rx_pauses;		/* reading paused because max_buffered events were waiting */
 	int64_t		reconnects;
 	int64_t		request_timeouts;
 	int64_t		closed_by_relay;	/* CLOSED answers */
@@ -86,6 +99,26 @@ const char *sync_session_end_name(SyncSessionEnd end);
 const SyncEvent *sync_session_events(const SyncSession *s, size_t *count);
 int64_t		sync_session_cursor(const SyncSession *s);
 void		sync_session_clear_events(SyncSession *s);
+
+/* Whether the buffer is full and reading is paused: store and clear it (which resumes reading). */
+bool		sync_session_paused(const SyncSession *s);
+
+/*
+ * The archive could not store this event (the caller logged why): it becomes an "unstorable"
+ * shortfall and the cursor stays below its created_at from now on. Call it before reading the
+ * cursor to store with the rest.
+ */
+void		sync_session_hold(SyncSession *s, int64_t created_at, const uint8_t id[32]);
+
+/*
+ * Archive hints (want_hints): true while the window waits for the kinds and authors the archive
+ * holds at *second (in *kinds when the session syncs only some kinds). Answer with
+ * sync_session_give_hints (each list at most *max entries); the session goes on from there.
+ */
+bool		sync_session_hints_wanted(const SyncSession *s, int64_t *second, const int32_t **kinds,
+									  size_t *kinds_count, size_t *max);
+void		sync_session_give_hints(SyncSession *s, const int32_t *kinds, size_t kinds_count,
+									const uint8_t (*authors)[32], size_t authors_count);
 
 const SyncSessionStats *sync_session_stats(const SyncSession *s);
 const sync_window *sync_session_window(const SyncSession *s);

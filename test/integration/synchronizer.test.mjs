@@ -1,8 +1,10 @@
 // synchronizer.test.mjs: the synchronizer's coordinator and parallel workers against the real npm relay
 // (20,000 signed events over a year) and against fixture relays that misbehave (silent cap, ignored
-// since/until, unsorted, 2,000 events in one second, no EOSE, bad signatures, dropped connections).
-// Every valid event must end archived exactly once with its events_relays row (or the shortfall be
-// recorded), nothing invalid stored; a SIGKILLed worker loses nothing; bigbrotr_stop is prompt.
+// since/until, unsorted, 2,000 events in one second, no EOSE, bad signatures, dropped connections,
+// a crowded second served as arbitrary capped subsets, a flood far beyond the limit), and a row
+// PostgreSQL refuses. Every valid event must end archived exactly once with its events_relays row (or
+// lie in a recorded shortfall the cursor stays below), nothing invalid stored; a SIGKILLed worker
+// loses nothing; bigbrotr_stop is prompt; a flood does not grow the worker's memory.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql, sleep, status, waitFor, setConfig, freshExtension, logMark, logSince } from './lib/cluster.mjs';
@@ -136,9 +138,10 @@ test('misbehaving relays: all valid events archived or the shortfall recorded, n
   const forged = (await cachedEvents(`forged-${END}`, { count: 150, end: END, seed: 27, keys: 2 })).map(badSignature);
   const cases = {
     capped: { opts: { cap: 100 }, events: slice(0, 1500) },
-    noWindow: { opts: { ignoreWindow: true }, events: slice(1, 400) },
+    // a relay ignoring since/until is only proven complete by COUNT (without it: shortfall, see below)
+    noWindow: { opts: { ignoreWindow: true, count: true }, events: slice(1, 400) },
     unsorted: { opts: { shuffle: true, cap: 300 }, events: slice(2, 1500) },
-    oneSecond: { opts: {}, events: [...crowded, ...slice(3, 500)] },
+    oneSecond: { opts: { count: true }, events: [...crowded, ...slice(3, 500)] },
     noEose: { opts: { neverEose: true }, events: slice(4, 300), requestTimeout: 2 },
     badSigs: { opts: {}, events: [...slice(5, 1000), ...forged], valid: slice(5, 1000) },
     drops: { opts: { dropAfter: 300 }, events: slice(6, 1500) },
@@ -184,6 +187,182 @@ test('misbehaving relays: all valid events archived or the shortfall recorded, n
   assert.ok(cases.drops.relay.stats.drops > 0, 'the dropping relay did drop connections');
   assert.match(logSince(mark), new RegExp(`relay ${cases.badSigs.relay.url}: ${q.stats.events_invalid} invalid events dropped`));
   await sql('UPDATE bigbrotr.synchronizer_relays SET enabled = false');
+});
+
+// Whether a recorded shortfall names the event: in its seconds, of its kind and author when it has them.
+function covered(shortfalls, e) {
+  return (shortfalls ?? []).some((s) => e.created_at >= s.since && e.created_at <= s.until &&
+    (s.kind === undefined || s.kind === e.kind) && (s.author === undefined || s.author === e.pubkey));
+}
+
+async function linkedIds(url) {
+  return new Set((await sql("SELECT encode(event_id, 'hex') AS id FROM bigbrotr.events_relays WHERE relay_url = $1", [url]))
+    .map((r) => r.id));
+}
+
+test('a crowded second served as arbitrary capped subsets: every event archived or in a recorded shortfall, cursor below it', async () => {
+  await onlyThese();
+  const T = END - 40 * DAY;
+  // 50 events of kinds 1, 7, 4 from 12 authors, and 10 of kind 6 from other authors, all at second T
+  const common = await cachedEvents(`crowd-common-${END}`, { count: 50, end: END, seed: 41, keys: 12, at: T, kinds: [1, 7, 4] });
+  const rare = await cachedEvents(`crowd-rare-${END}`, { count: 10, end: END, seed: 42, keys: 40, at: T, kinds: [6] });
+  const background = await cachedEvents(`crowd-bg-${END}`, { count: 200, end: END, seed: 43, keys: 3, kinds: [1, 7] });
+  const all = [...common, ...rare, ...background];
+  await setConfig({ 'bigbrotr.synchronizer_limit': 20 });
+  try {
+    // another, honest relay had the kind 6 events: the archive knows them at second T
+    const other = await startSyncRelay({});
+    relays.push(other);
+    other.load(rare);
+    await sql('INSERT INTO bigbrotr.synchronizer_relays (relay_url) VALUES ($1)', [other.url]);
+    await runOneCycle();
+    assert.equal(await archivedFrom(other.url), rare.length, 'the other relay\'s events archived first');
+    await sql('UPDATE bigbrotr.synchronizer_relays SET enabled = false');
+
+    // the crowded relays answer a capped second with an arbitrary subset that never shows kind 6
+    const isRare = new Set(rare.map((e) => e.id));
+    const withCount = await startSyncRelay({ tieRandom: true, tieLast: (e) => isRare.has(e.id), count: true });
+    const blind = await startSyncRelay({ tieRandom: true, tieLast: (e) => isRare.has(e.id) });
+    for (const r of [withCount, blind]) {
+      relays.push(r);
+      r.load(all);
+      await sql('INSERT INTO bigbrotr.synchronizer_relays (relay_url) VALUES ($1)', [r.url]);
+    }
+    const mark = logMark();
+    const s = await runOneCycle();
+    assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+
+    for (const [name, r] of [['COUNT', withCount], ['no COUNT', blind]]) {
+      const q = await queueStats(r.url);
+      const state = await relayState(r.url);
+      const linked = await linkedIds(r.url);
+      const missing = all.filter((e) => !linked.has(e.id));
+      const uncovered = missing.filter((e) => !covered(state.shortfalls, e));
+      assert.equal(uncovered.length, 0, `${name}: every event archived from it or in a recorded shortfall ` +
+        `(${missing.length} missing, ${JSON.stringify(q.stats)}, ${JSON.stringify(state.shortfalls)})`);
+      if (missing.length > 0) assert.notEqual(q.stats.end, 'complete', `${name}: not complete while missing events`);
+      for (const sf of state.shortfalls) assert.ok(Number(state.cursor ?? -1) < sf.since, `${name}: cursor below the shortfall`);
+      assert.ok(q.stats.hint_queries >= 1, `${name}: the archive was asked for that second's kinds and authors`);
+      assert.equal(missing.length, 0, `${name}: narrowing by the archive's kind 6 collected it too`);
+    }
+    // with COUNT the second is proven: complete, no shortfall, cursor past it
+    const qc = await queueStats(withCount.url);
+    assert.equal(qc.stats.end, 'complete', JSON.stringify(qc.stats));
+    assert.ok(qc.stats.count_proofs >= 1, 'proven by COUNT');
+    assert.deepEqual((await relayState(withCount.url)).shortfalls, []);
+    // without COUNT nothing proves that no other kind exists at T: an unproven shortfall, logged with the URL
+    const qb = await queueStats(blind.url);
+    const sb = await relayState(blind.url);
+    assert.equal(qb.stats.end, 'incomplete');
+    assert.ok(sb.shortfalls.some((f) => f.reason === 'unproven' && f.since === T && f.until === T), JSON.stringify(sb.shortfalls));
+    assert.ok(Number(sb.cursor) < T, 'the cursor stays below the unproven second');
+    assert.equal(qb.stats.count_support, 0, 'COUNT probed once: NOTICE, unsupported');
+    assert.ok(blind.stats.counts <= 1, `one COUNT probe only (${blind.stats.counts})`);
+    assert.match(logSince(mark), new RegExp(`relay ${blind.url}: 1 window\\(s\\) could not be collected completely: .*"unproven"`));
+  } finally {
+    await setConfig({ 'bigbrotr.synchronizer_limit': 500 });
+    await sql('UPDATE bigbrotr.synchronizer_relays SET enabled = false');
+  }
+});
+
+test('a row PostgreSQL refuses costs only itself: 50 stored, 1 unstorable shortfall, cursor below it, the next cycle goes on', async () => {
+  await onlyThese();
+  const honest = await cachedEvents(`poison-honest-${END}`, { count: 50, end: END, seed: 51, keys: 3, span: 30 * DAY });
+  const [poison] = await cachedEvents(`poison-row-${END}`, { count: 1, end: END - 10 * DAY, seed: 52, keys: 1, span: 1, tag: 'POISON' });
+  await sql(`CREATE OR REPLACE FUNCTION public.bb_test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.content LIKE 'POISON%' THEN
+               RAISE EXCEPTION 'poison row for the test' USING ERRCODE = 'check_violation'; END IF;
+             RETURN NEW; END $$`);
+  await sql('CREATE TRIGGER bb_test_poison BEFORE INSERT ON bigbrotr.events FOR EACH ROW EXECUTE FUNCTION public.bb_test_poison()');
+  const relay = await startSyncRelay({});
+  relays.push(relay);
+  relay.load([...honest, poison]);
+  try {
+    await sql('INSERT INTO bigbrotr.synchronizer_relays (relay_url) VALUES ($1)', [relay.url]);
+    let mark = logMark();
+    let s = await runOneCycle();
+    assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+    assert.equal(await archivedFrom(relay.url), 50, 'every honest neighbour stored');
+    assert.equal(await storedAmong([poison.id]), 0);
+    let q = await queueStats(relay.url);
+    assert.equal(q.stats.events_unstorable, 1, JSON.stringify(q.stats));
+    assert.equal(s.last_cycle_stats.events_unstorable, 1, 'counted in the cycle');
+    assert.equal(q.stats.end, 'incomplete');
+    assert.match(logSince(mark), new RegExp(`relay ${relay.url}: event ${poison.id} .*SQLSTATE 23514: poison row for the test`));
+    let state = await relayState(relay.url);
+    assert.ok(state.shortfalls.some((f) => f.reason === 'unstorable' && f.id === poison.id && f.since === poison.created_at),
+      JSON.stringify(state.shortfalls));
+    assert.ok(Number(state.cursor) < poison.created_at, `cursor ${state.cursor} below the refused row ${poison.created_at}`);
+
+    // the next cycle goes on: new events are stored, the refused row is asked again and still held
+    const fresh = await makeEventsParallel({ count: 5, end: Math.floor(Date.now() / 1000), span: 600, seed: 53, tag: 'after' });
+    relay.load(fresh);
+    s = await runOneCycle();
+    assert.equal(await archivedFrom(relay.url), 55);
+    q = await queueStats(relay.url);
+    assert.equal(q.stats.events_unstorable, 1, 'retried, refused again, counted again');
+    state = await relayState(relay.url);
+    assert.ok(Number(state.cursor) < poison.created_at, 'still below it');
+
+    // once the archive takes it, it is stored and the relay completes
+    await sql('DROP TRIGGER bb_test_poison ON bigbrotr.events');
+    mark = logMark();
+    s = await runOneCycle();
+    assert.equal(await archivedFrom(relay.url), 56);
+    q = await queueStats(relay.url);
+    assert.equal(q.stats.end, 'complete', JSON.stringify(q.stats));
+    assert.ok(Number((await relayState(relay.url)).cursor) >= Math.max(...fresh.map((e) => e.created_at)));
+  } finally {
+    await sql('DROP TRIGGER IF EXISTS bb_test_poison ON bigbrotr.events');
+    await sql('DROP FUNCTION IF EXISTS public.bb_test_poison()');
+    await sql('UPDATE bigbrotr.synchronizer_relays SET enabled = false');
+  }
+});
+
+// The worker's peak private memory (RssAnon, sampled after every batch), from its closing log line.
+function peakPrivateKb(log) {
+  const all = [...log.matchAll(/worker done: .*peak private \(RssAnon\) (\d+) kB/g)].map((m) => Number(m[1]));
+  assert.ok(all.length >= 1, 'a worker logged its peak memory');
+  return Math.max(...all);
+}
+
+test('a relay flooding far beyond the limit: the worker memory stays flat against what was sent, all archived', async () => {
+  await onlyThese();
+  const events = (await yearSet()).slice(16000, 19000);
+  await setConfig({ 'bigbrotr.synchronizer_max_answer_events': 1000, 'bigbrotr.synchronizer_max_buffered_events': 1000,
+    'bigbrotr.synchronizer_max_processes': 1 });
+  try {
+    const honest = await startSyncRelay({});
+    const flood = await startSyncRelay({ floodFirst: 60 }); // its first answer: all 3,000 events, 60 times over
+    for (const r of [honest, flood]) { relays.push(r); r.load(events); }
+    await sql('INSERT INTO bigbrotr.synchronizer_relays (relay_url) VALUES ($1)', [honest.url]);
+    let mark = logMark();
+    await runOneCycle();
+    const base = peakPrivateKb(logSince(mark));
+    assert.equal(await archivedFrom(honest.url), events.length);
+    const honestSent = honest.stats.bytesSent;
+
+    await sql('UPDATE bigbrotr.synchronizer_relays SET enabled = false');
+    await sql('INSERT INTO bigbrotr.synchronizer_relays (relay_url) VALUES ($1)', [flood.url]);
+    mark = logMark();
+    const s = await runOneCycle({ timeoutMs: scaled(240000) });
+    assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+    const peak = peakPrivateKb(logSince(mark));
+    assert.ok(flood.stats.eventsSent >= 60 * events.length, `the relay flooded (${flood.stats.eventsSent} events sent)`);
+    assert.equal(await archivedFrom(flood.url), events.length, 'what was sent is archived');
+    const q = await queueStats(flood.url);
+    assert.ok(q.stats.answers_cut >= 1, `the flooded request was cut (${JSON.stringify(q.stats)})`);
+    assert.equal(q.stats.end, 'complete');
+    // a ratio, not a time: ~60 times more bytes received must not cost more than a quarter more memory
+    const sentRatio = flood.stats.bytesSent / honestSent;
+    assert.ok(sentRatio > 20, `flood sent ${sentRatio.toFixed(1)}x the honest relay's bytes`);
+    assert.ok(peak < base * 1.25 + 2048,
+      `peak private memory ${peak} kB with the flood vs ${base} kB without (sent ${sentRatio.toFixed(1)}x as much)`);
+  } finally {
+    await setConfig({ 'bigbrotr.synchronizer_max_answer_events': null, 'bigbrotr.synchronizer_max_buffered_events': null,
+      'bigbrotr.synchronizer_max_processes': 2 });
+    await sql('UPDATE bigbrotr.synchronizer_relays SET enabled = false');
+  }
 });
 
 async function syncWorkerPids() {

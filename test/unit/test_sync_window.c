@@ -1,12 +1,11 @@
 /*
  * test_sync_window.c: the synchronizer's window algorithm against simulated relays (honest, capped
- * silently, ignoring since/until or limit, unsorted, thousands of events in one second, never
- * sending EOSE, dropping mid-answer, sending bad signatures) and two randomized sweeps. Every case
- * checks the cursor invariant after every answer (every event at or below the cursor was collected)
- * and that a session without a reported shortfall collected everything; the sweeps check what the
- * algorithm guarantees for each kind of relay (see the comment above sweep_tally) and print, without
- * failing, the sessions where narrowing by a capped answer's kinds and authors missed events
- * (issue 10 item 0).
+ * silently, ignoring since/until or limit, unsorted, thousands of events in one second, answering a
+ * capped second with an arbitrary subset, with and without NIP-45 COUNT, with and without archive
+ * hints, never sending EOSE, dropping mid-answer, sending bad signatures, flooding one request) and
+ * two randomized sweeps. Every case checks the cursor invariant after every answer (every event at
+ * or below the cursor was collected), and every session, whatever the relay does, that every event
+ * not collected lies in a reported shortfall (issue 10 item 0).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +37,11 @@ typedef struct sim_relay
 	bool		shuffle;
 	bool		never_eose;
 	int64_t		drop_after;		/* the connection drops after this many events of one answer */
+	bool		fail_narrowed;	/* requests naming a kind or an author never end */
+	bool		tie_random;		/* a capped second: an arbitrary subset (random order within a second) */
+	bool		count;			/* answers NIP-45 COUNT (honestly: its valid events matching) */
+	int			hints;			/* archive hints: 0 none, 1 every event of the second, 2 about half */
+	int64_t		count_requests; /* observed */
 	/*
 	 * Observed, not configured: capped answers to requests the algorithm may narrow (one second,
 	 * or any request to a relay ignoring since/until) that lacked a kind, or (showing one kind)
@@ -90,6 +94,28 @@ cmp_newest(const void *a, const void *b)
 	if (x->created_at != y->created_at)
 		return x->created_at > y->created_at ? -1 : 1;
 	return memcmp(x->id, y->id, 32);
+}
+
+/* Newest first; within one second, in a random order (shuffle each second's run afterwards). */
+static void
+shuffle_ties(const sim_event **sel, size_t n)
+{
+	for (size_t i = 0; i < n;)
+	{
+		size_t		j = i;
+
+		while (j < n && sel[j]->created_at == sel[i]->created_at)
+			j++;
+		for (size_t k = j - i; k > 1; k--)
+		{
+			size_t		r = rnd() % k;
+			const sim_event *t = sel[i + k - 1];
+
+			sel[i + k - 1] = sel[i + r];
+			sel[i + r] = t;
+		}
+		i = j;
+	}
 }
 
 static bool
@@ -155,6 +181,8 @@ sim_answer(sim_relay *relay, sync_window *sw, const sync_request *r, bool *colle
 		if (req_matches(r, &relay->ev[i], relay->ignore_window))
 			sel[n++] = &relay->ev[i];
 	qsort(sel, n, sizeof(sim_event *), cmp_newest);
+	if (relay->tie_random)
+		shuffle_ties(sel, n);
 	take = n;
 	if (!relay->ignore_limit && (int64_t) take > r->limit)
 		take = (size_t) r->limit;
@@ -180,13 +208,73 @@ sim_answer(sim_relay *relay, sync_window *sw, const sync_request *r, bool *colle
 			sync_window_answer(sw, false);
 			return;
 		}
-		sync_window_event(sw, sel[i]->id, sel[i]->pubkey, sel[i]->created_at, sel[i]->kind,
-						  sel[i]->valid);
 		if (sel[i]->valid)
-			collected[id_index(sel[i]->id)] = true;
+			collected[id_index(sel[i]->id)] = true;	/* the caller keeps it, recorded or not */
+		if (!sync_window_event(sw, sel[i]->id, sel[i]->pubkey, sel[i]->created_at, sel[i]->kind,
+							   sel[i]->valid))
+			break;				/* the window cut the answer: the caller ends the request */
 	}
 	free(sel);
-	sync_window_answer(sw, !relay->never_eose);
+	sync_window_answer(sw, !relay->never_eose && !(relay->fail_narrowed && (r->kinds || r->has_author)));
+}
+
+/* A COUNT: the relay's valid events matching the filter (time ignored when the relay ignores it). */
+static void
+sim_count(sim_relay *relay, sync_window *sw, const sync_request *r)
+{
+	int64_t		n = 0;
+	sync_request f = *r;
+
+	relay->count_requests++;
+	if (!relay->count || relay->never_eose)
+	{
+		sync_window_count(sw, false, 0);
+		return;
+	}
+	for (size_t i = 0; i < relay->n; i++)
+		if (relay->ev[i].valid && req_matches(&f, &relay->ev[i], relay->ignore_window || !r->has_time))
+			n++;
+	sync_window_count(sw, true, n);
+}
+
+/* The archive's kinds and authors at the asked second: from another relay that had all, or half. */
+static void
+sim_hints(sim_relay *relay, sync_window *sw, const sync_request *r)
+{
+	int32_t		kinds[256];
+	uint8_t		authors[256][32];
+	size_t		nk = 0,
+				na = 0;
+
+	for (size_t i = 0; i < relay->n; i++)
+	{
+		const sim_event *e = &relay->ev[i];
+		size_t		j;
+
+		if (!e->valid || e->created_at != r->since || (relay->hints == 2 && e->id[0] % 2))
+			continue;
+		for (j = 0; j < nk && kinds[j] != e->kind; j++)
+			;
+		if (j == nk && nk < 256)
+			kinds[nk++] = e->kind;
+		for (j = 0; j < na && memcmp(authors[j], e->pubkey, 32) != 0; j++)
+			;
+		if (j == na && na < 256)
+			memcpy(authors[na++], e->pubkey, 32);
+	}
+	sync_window_hints(sw, kinds, nk, (const uint8_t (*)[32]) authors, na);
+}
+
+/* Answers whatever the algorithm asks. */
+static void
+sim_request(sim_relay *relay, sync_window *sw, const sync_request *r, bool *collected)
+{
+	if (r->type == SYNC_REQ_COUNT)
+		sim_count(relay, sw, r);
+	else if (r->type == SYNC_REQ_HINTS)
+		sim_hints(relay, sw, r);
+	else
+		sim_answer(relay, sw, r, collected);
 }
 
 typedef struct run_result
@@ -244,7 +332,7 @@ cmp_oldest(const void *a, const void *b)
 static run_result
 run(sim_relay *relay, int64_t start, int64_t end, int64_t limit, const int32_t *kinds, size_t nk)
 {
-	sync_window_config cfg = {start, end, limit, kinds, nk, 0};
+	sync_window_config cfg = {start, end, limit, kinds, nk, 0, 0, 0, 0, relay->hints != 0};
 	sync_window *sw = sync_window_new(&cfg);
 	bool	   *collected = calloc(relay->n + 1, sizeof(bool));
 	const sim_event **by_time = malloc((relay->n + 1) * sizeof(sim_event *));
@@ -264,7 +352,7 @@ run(sim_relay *relay, int64_t start, int64_t end, int64_t limit, const int32_t *
 		int64_t		before = sync_window_cursor(sw);
 		int64_t		after;
 
-		sim_answer(relay, sw, &req, collected);
+		sim_request(relay, sw, &req, collected);
 		after = sync_window_cursor(sw);
 		if (after < before)
 			res.cursor_went_back = true;
@@ -395,6 +483,8 @@ honest_relays(void)
 	r.ignore_limit = true;
 	res = run(&r, T0, end, 500, NULL, 0);
 	expect_complete("ignoring limit (answers everything)", res, end);
+	CHECK(res.stats.answers_cut > 0, "... its answers beyond 10 x limit were cut (%lld), each handled as full",
+		  (long long) res.stats.answers_cut);
 
 	r.ignore_limit = false;
 	r.shuffle = true;
@@ -429,9 +519,16 @@ small_relays(void)
 	CHECK(res.requests == 1, "empty relay: one request (%lld)", (long long) res.requests);
 
 	r = spread_relay(1, 1, 1);
+	r.count = true;
 	res = run(&r, T0, T0 + YEAR, 500, NULL, 0);
-	expect_complete("one event", res, T0 + YEAR);
+	expect_complete("one event, relay answering COUNT", res, T0 + YEAR);
 	CHECK(res.requests <= 6, "one event: a handful of requests (%lld)", (long long) res.requests);
+	/* without COUNT, nothing tells one event from a relay capping every answer at one */
+	r.count = false;
+	res = run(&r, T0, T0 + YEAR, 500, NULL, 0);
+	CHECK(res.all_collected && res.invariant_ok && res.shortfalls == 1 &&
+		  res.first_shortfall.reason == SYNC_SHORTFALL_UNPROVEN && res.cursor < r.ev[0].created_at,
+		  "one event, no COUNT: collected, but its second is an unproven shortfall, cursor below it");
 	free(r.ev);
 
 	r = spread_relay(37, 2, 3);
@@ -448,19 +545,28 @@ ignoring_window(void)
 	run_result	res;
 
 	r.ignore_window = true;
+	r.count = true;
 	res = run(&r, T0, T0 + YEAR, 500, NULL, 0);
-	expect_complete("ignores since/until, 300 events", res, T0 + YEAR);
+	expect_complete("ignores since/until, 300 events, COUNT", res, T0 + YEAR);
 	/* incremental range: the relay still sends the old events; they are data, the window is empty */
 	res = run(&r, T0 + YEAR - 86400, T0 + YEAR, 500, NULL, 0);
-	expect_complete("ignores since/until, last day only", res, T0 + YEAR);
+	expect_complete("ignores since/until, last day only, COUNT", res, T0 + YEAR);
+	/* without COUNT nothing proves that no kind is missing: shortfall, cursor held */
+	r.count = false;
+	res = run(&r, T0 + YEAR - 86400, T0 + YEAR, 500, NULL, 0);
+	CHECK(res.invariant_ok && res.missed_uncovered == 0 && res.shortfalls >= 1 &&
+		  res.first_shortfall.reason == SYNC_SHORTFALL_UNPROVEN && res.cursor < T0 + YEAR - 86400 + 1,
+		  "ignores since/until, no COUNT: unproven shortfall, cursor held");
 	free(r.ev);
 
 	/* 3000 events: no single answer holds them, but each (kind, author) does */
 	r = spread_relay(3000, 3, 3);
 	r.ignore_window = true;
+	r.count = true;
 	res = run(&r, T0, T0 + YEAR, 500, NULL, 0);
-	expect_complete("ignores since/until, 3000 events over 3 kinds x 3 authors", res, T0 + YEAR);
-	CHECK(res.stats.narrowed > 0, "... by narrowing (%lld)", (long long) res.stats.narrowed);
+	expect_complete("ignores since/until, 3000 events over 3 kinds x 3 authors, COUNT", res, T0 + YEAR);
+	CHECK(res.stats.narrowed > 0 && res.stats.count_proofs > 0, "... by narrowing (%lld), proven by COUNT (%lld)",
+		  (long long) res.stats.narrowed, (long long) res.stats.count_proofs);
 	free(r.ev);
 
 	/* 3000 events of one kind and one author: unreachable beyond the newest 500, and said so */
@@ -484,35 +590,154 @@ one_second(void)
 	for (size_t i = 0; i < 2000; i++)
 		make_event(&r.ev[i], i, sec, (int32_t) (i % 4) + 1, (int) ((i / 4) % 8) + 10);
 	r.cap = 1000;
+	r.count = true;
 	res = run(&r, T0, T0 + YEAR, 500, NULL, 0);
-	expect_complete("2000 events in one second (4 kinds x 8 authors)", res, T0 + YEAR);
+	expect_complete("2000 events in one second (4 kinds x 8 authors), COUNT", res, T0 + YEAR);
 	CHECK(res.stats.narrowed >= 1, "... narrowed (%lld)", (long long) res.stats.narrowed);
 
 	r.cap = 100;
 	res = run(&r, T0, T0 + YEAR, 500, NULL, 0);
-	expect_complete("2000 events in one second, relay capped at 100", res, T0 + YEAR);
+	expect_complete("2000 events in one second, relay capped at 100, COUNT", res, T0 + YEAR);
+
+	r.count = false;
+	res = run(&r, T0, T0 + YEAR, 500, NULL, 0);
+	CHECK(res.all_collected && res.invariant_ok && res.shortfalls == 1 &&
+		  res.first_shortfall.reason == SYNC_SHORTFALL_UNPROVEN && res.first_shortfall.since == sec &&
+		  res.cursor == sec - 1,
+		  "2000 events in one second, no COUNT: all collected, the second stays an unproven shortfall");
 
 	/* one kind, one author: the second cannot be finished; everything else can */
 	for (size_t i = 0; i < 2000; i++)
 		make_event(&r.ev[i], i, sec, 1, 99);
 	r.cap = 0;
+	r.count = true;
 	res = run(&r, T0, T0 + YEAR, 500, NULL, 0);
 	CHECK(res.loop_bounded && res.invariant_ok && res.shortfalls == 1 &&
 		  res.first_shortfall.reason == SYNC_SHORTFALL_OVERFLOW && res.first_shortfall.since == sec &&
-		  res.first_shortfall.has_kind && res.first_shortfall.has_author && res.cursor == sec - 1,
-		  "2000 events of one author in one second: shortfall at that second, cursor just below it");
+		  res.first_shortfall.until == sec && res.first_shortfall.counted == 2000 &&
+		  res.missed_uncovered == 0 && res.cursor == sec - 1,
+		  "2000 events of one author in one second: overflow shortfall at that second (COUNT 2000), cursor just below it");
 	{
 		bool		rest = true;
 		bool	   *seen = calloc(r.n, sizeof(bool));
-		sync_window_config cfg = {T0, T0 + YEAR, 500, NULL, 0, 0};
+		sync_window_config cfg = {T0, T0 + YEAR, 500, NULL, 0, 0, 0, 0, 0, false};
 		sync_window *sw = sync_window_new(&cfg);
 		sync_request req;
 
 		while (sync_window_next(sw, &req))
-			sim_answer(&r, sw, &req, seen);
+			sim_request(&r, sw, &req, seen);
 		for (size_t i = 2000; i < r.n; i++)
 			rest = rest && seen[i];
 		CHECK(rest, "... and every event outside that second was still collected");
+		free(seen);
+		sync_window_free(sw);
+	}
+	free(r.ev);
+}
+
+/*
+ * The minimal case of issue 10 item 0: limit 10, 11 events in one second (5 of kind 1 and 5 of
+ * kind 7 with the lowest ids, 1 of kind 3 with the highest): an honest relay's capped answer never
+ * shows kind 3.
+ */
+static sim_relay
+minimal_crowd(int64_t sec)
+{
+	sim_relay	r;
+
+	memset(&r, 0, sizeof(r));
+	r.ev = calloc(12, sizeof(sim_event));
+	r.n = 11;
+	for (size_t i = 0; i < 11; i++)
+	{
+		make_event(&r.ev[i], i, sec, i < 5 ? 1 : i < 10 ? 7 : 3, (int) i);
+		r.ev[i].id[0] = (uint8_t) i;	/* ids ascending with i: the relay's tie order */
+	}
+	return r;
+}
+
+static void
+arbitrary_subsets(void)
+{
+	int64_t		sec = T0 + 1000;
+	sim_relay	r = minimal_crowd(sec);
+	run_result	res;
+
+	res = run(&r, T0, T0 + YEAR, 10, NULL, 0);
+	CHECK(res.missed == 1 && res.missed_uncovered == 0 && res.invariant_ok && res.shortfalls == 1 &&
+		  res.first_shortfall.reason == SYNC_SHORTFALL_UNPROVEN && res.first_shortfall.since == sec &&
+		  res.cursor == sec - 1,
+		  "11 events in one second, limit 10, kind 3 never shown, no COUNT: missed, but in an unproven shortfall, cursor below");
+	r.count = true;
+	res = run(&r, T0, T0 + YEAR, 10, NULL, 0);
+	CHECK(res.missed == 1 && res.missed_uncovered == 0 && res.shortfalls == 1 &&
+		  res.first_shortfall.counted == 11 && res.first_shortfall.returned == 10 && res.cursor == sec - 1,
+		  "... with COUNT: 10 of 11 counted, the second is a shortfall");
+	r.hints = 2;				/* the archive knows about half of that second: kind 3 among them? */
+	for (size_t i = 0; i < 11; i++)
+		r.ev[i].id[0] = (uint8_t) (i == 10 ? 0 : 1);	/* hints mode 2 keeps even id[0]: the kind 3 */
+	res = run(&r, T0, T0 + YEAR, 10, NULL, 0);
+	expect_complete("... with COUNT and the archive knowing kind 3 at that second", res, T0 + YEAR);
+	CHECK(res.stats.hint_requests == 1 && res.stats.count_proofs == 1, "... one hint request, one COUNT proof");
+	r.count = false;
+	res = run(&r, T0, T0 + YEAR, 10, NULL, 0);
+	CHECK(res.all_collected && res.shortfalls == 1 && res.first_shortfall.reason == SYNC_SHORTFALL_UNPROVEN &&
+		  res.cursor == sec - 1, "... with the archive's hint but no COUNT: all collected, still unproven");
+	free(r.ev);
+
+	/*
+	 * 600 events in one second, 4 kinds x 15 authors, served as arbitrary capped subsets of 100:
+	 * 4 kind pieces and 4 x 17 author pieces (15 + the 2 other authors known) fit the default 100
+	 */
+	r = spread_relay(3000, 2, 2);
+	for (size_t i = 0; i < 600; i++)
+		make_event(&r.ev[i], i, sec, (int32_t) (rnd() % 4) + 1, (int) (rnd() % 15) + 100);
+	r.tie_random = true;
+	for (int mode = 0; mode < 4; mode++)
+	{
+		r.count = mode & 1;
+		r.hints = mode & 2 ? 1 : 0;
+		res = run(&r, T0, T0 + YEAR, 100, NULL, 0);
+		CHECK(res.invariant_ok && res.missed_uncovered == 0 && (res.shortfalls == 0) == (res.cursor == T0 + YEAR) &&
+			  (!r.count || (res.all_collected && res.shortfalls == 0)) &&
+			  (r.count || (res.shortfalls == 1 && res.first_shortfall.since == sec)),
+			  "600 events in one second (4 kinds x 15 authors) as arbitrary subsets of 100 (COUNT %s, hints %s): %lld missed, all in "
+			  "shortfalls; %lld requests, %lld shortfalls", r.count ? "yes" : "no", r.hints ? "yes" : "no",
+			  (long long) res.missed, (long long) res.requests, (long long) res.shortfalls);
+		if (getenv("SYNC_DEBUG") && res.shortfalls)
+			printf("# reason %s since %lld until %lld returned %lld counted %lld kind %d\n",
+				   sync_shortfall_reason_name(res.first_shortfall.reason), (long long) (res.first_shortfall.since - T0),
+				   (long long) (res.first_shortfall.until - T0), (long long) res.first_shortfall.returned,
+				   (long long) res.first_shortfall.counted, res.first_shortfall.has_kind ? res.first_shortfall.kind : -1);
+	}
+	/* a tight narrowing budget: fewer pieces than kinds x authors, never a silent miss */
+	{
+		sync_window_config cfg = {T0, T0 + YEAR, 100, NULL, 0, 0, 5, 0, 0, false};
+		sync_window *sw = sync_window_new(&cfg);
+		bool	   *seen = calloc(r.n + 1, sizeof(bool));
+		sync_request req;
+		bool		covered = true;
+		int64_t		narrowing = 0;
+
+		r.count = true;
+		while (sync_window_next(sw, &req))
+		{
+			narrowing += req.type == SYNC_REQ_EVENTS && req.since == sec && req.until == sec &&
+				(req.kinds || req.has_author);
+			sim_request(&r, sw, &req, seen);
+		}
+		for (size_t i = 0; i < r.n; i++)
+			if (!seen[i])
+			{
+				bool		in = false;
+
+				for (size_t j = 0; j < sync_window_shortfall_count(sw) && !in; j++)
+					in = shortfall_covers(sync_window_shortfall_at(sw, j), &r.ev[i]);
+				covered = covered && in;
+			}
+		CHECK(covered && narrowing <= 5 && sync_window_cursor(sw) == sec - 1,
+			  "max_narrowing_keys 5: %lld narrowing requests for the crowded second, every missed event in a "
+			  "shortfall, cursor below it", (long long) narrowing);
 		free(seen);
 		sync_window_free(sw);
 	}
@@ -549,6 +774,17 @@ failing_relays(void)
 		res = run(&r, T0, T0 + YEAR, 500, NULL, 0);
 		CHECK(res.loop_bounded && res.given_up && res.invariant_ok && res.cursor < sec,
 			  "drops after one event at a crowded second: given up, cursor below that second");
+		/* narrowed requests fail: what is abandoned is everything from that second on, any kind */
+		r.drop_after = 0;
+		r.fail_narrowed = true;
+		for (size_t i = 0; i < 400; i++)
+			r.ev[i].kind = (int32_t) (i % 3);
+		res = run(&r, T0, T0 + YEAR, 100, NULL, 0);
+		CHECK(res.given_up && res.n_recorded == 1 && res.first_shortfall.reason == SYNC_SHORTFALL_FAILED &&
+			  !res.first_shortfall.has_kind && !res.first_shortfall.has_author &&
+			  res.first_shortfall.since == sec && res.first_shortfall.until == T0 + YEAR &&
+			  res.missed_uncovered == 0 && res.cursor == sec - 1,
+			  "given up while narrowing: the failed shortfall covers [that second, end], no kind or author");
 	}
 	free(r.ev);
 }
@@ -580,8 +816,9 @@ kinds_filter(void)
 	r.ignore_window = true;
 	r.cap = 0;
 	r.n = 400;
+	r.count = true;
 	res = run(&r, T0, T0 + YEAR, 500, kinds, 2);
-	expect_complete("kinds filter, relay ignoring since/until", res, T0 + YEAR);
+	expect_complete("kinds filter, relay ignoring since/until, COUNT", res, T0 + YEAR);
 	free(r.ev);
 }
 
@@ -643,54 +880,46 @@ make_round(size_t max_events)
 	w.relay.shuffle = rnd() % 2 == 0;
 	w.relay.drop_after = rnd() % 6 == 0 ? (int64_t) (1 + rnd() % 300) : 0;
 	w.limit = limits[rnd() % 3];
+	/* drawn after the old draws, so old seeds still replay the same relay, now with these */
+	w.relay.tie_random = rnd() % 2 == 0;
+	w.relay.count = rnd() % 2 == 0;
+	w.relay.hints = (int) (rnd() % 3);
 	return w;
 }
 
 /*
- * What the algorithm guarantees for the simulated relays (sync_window.h, design.md section 6), and
- * why. The simulated relays select the newest matching events (ties within one second broken by
- * id, so arbitrarily as to kind and author), honour since/until unless they ignore the window, and
- * answer at most min(limit unless they ignore it, cap) events: one answer.
+ * What the algorithm guarantees for every simulated relay (sync_window.h, design.md section 6). The
+ * simulated relays select the newest matching events (within one second by id, or, tie_random, an
+ * arbitrary subset), honour since/until unless they ignore the window, answer at most min(limit
+ * unless they ignore it, cap) events, and may answer COUNT honestly.
  *
- *  - Always: the session ends; the cursor never moves back, stays in [start - 1, end] and below
- *    every reported shortfall, and reaches end exactly when no shortfall was reported; a session
- *    given up reports a "failed" shortfall.
- *  - The cursor invariant (after every answer, every wanted event at or below the cursor has been
- *    collected) holds in every session that accepted no unproven answer and either never narrowed
- *    or narrowed only answers that showed every kind (and, showing one kind, every author) their
- *    request matched, as the simulator records (sim_relay.unrepresentative): a window is complete
- *    only by the proofs of sync_window.h, which hold for relays that select their newest events,
- *    and narrowing by what such an answer shows asks for everything the window holds.
- *  - "Fits": no request can match more events than one answer carries (no second of [start, end]
- *    holds more, or, for a relay ignoring since/until, the whole relay fits in one answer). Then
- *    every answer that is narrowed or accepted unproven is all its request matched, so the
- *    invariant holds whatever was narrowed or unproven, and every event not collected lies in a
- *    reported shortfall.
- *  - A relay that honours since/until and ends every answer with EOSE, no second of which holds as
- *    many events as limit or its cap, is collected completely: no shortfall, cursor at the end.
- *
- * Elsewhere the invariant is not guaranteed today: narrowing an overflowing window by the kinds and
- * authors its capped answer showed never asks for the others (issue 10 item 0), and an unproven
- * answer may be a subset (a documented limit). Sessions that break it there are printed, with the
- * seed that replays them (SYNC_REPLAY=seed,max_events), not counted as failures.
+ *  - The session ends; the cursor never moves back, stays in [start - 1, end] and below every
+ *    reported shortfall, and reaches end exactly when no shortfall was reported; a session given up
+ *    reports a "failed" shortfall.
+ *  - The cursor invariant: after every answer, every wanted event at or below the cursor has been
+ *    collected.
+ *  - Every wanted event not collected lies in a reported shortfall (checked when every shortfall
+ *    was recorded, i.e. at most SYNC_WINDOW_MAX_SHORTFALLS).
+ *  - "Clean": a relay honouring since/until and ending every answer with EOSE, no second of which
+ *    holds as many events as limit or its cap, is collected completely; with COUNT, also without
+ *    any shortfall (cursor at the end). Without COUNT a second the relay answered with its largest
+ *    answer yet cannot be proven (a silent cap at that size looks the same): a shortfall.
  */
 typedef struct sweep_tally
 {
 	int			rounds;
 	int			bad_common;		/* broke one of the always-true rules */
-	int			guaranteed;		/* sessions where the cursor invariant is guaranteed */
-	int			guaranteed_narrowed;
-	int			invariant_broken;	/* ... where it did not hold */
-	int			fits;
-	int			fits_narrowed;
-	int			uncovered;		/* "fits" sessions with a missed event in no reported shortfall */
-	int			uncheckable;	/* "fits" sessions with more shortfalls than recorded */
-	int			clean;			/* sessions that must be complete */
-	int			clean_complete;
-	int			unguaranteed;
-	int			gap_narrowing;	/* outside the guarantee, broken after an unrepresentative answer */
-	int			gap_unproven;	/* ... broken with only unproven answers to blame */
-	int64_t		gap_events;
+	int			invariant_broken;
+	int			uncovered;		/* sessions with a missed event in no reported shortfall */
+	int			uncheckable;	/* sessions with more shortfalls than recorded */
+	int			narrowed;		/* sessions that narrowed a window */
+	int			unrepresentative;	/* ... that narrowed a capped answer lacking a kind or author */
+	int			count_proofs;	/* sessions with a window proven by COUNT */
+	int			clean;
+	int			clean_collected;
+	int			clean_count;	/* clean sessions of relays answering COUNT */
+	int			clean_count_complete;
+	int64_t		missed;			/* events not collected, all in reported shortfalls */
 } sweep_tally;
 
 static void
@@ -699,79 +928,59 @@ check_round(const char *sweep, int round, size_t max_events, const sweep_round *
 {
 	const sim_relay *r = &w->relay;
 	int64_t		end = T0 + YEAR;
-	int64_t		answer = r->ignore_limit ? INT64_MAX : w->limit;
 	int64_t		clean_bound = w->limit;
 	int64_t		crowd = crowded_second(r, w->start, end);
-	int64_t		most = r->ignore_window ? (int64_t) r->n : crowd;
 	bool		all_recorded = res->n_recorded == (size_t) res->stats.shortfalls;
-	bool		fits,
-				guaranteed,
-				common;
+	bool		common;
+	bool		bad = false;
 
-	if (r->cap > 0 && r->cap < answer)
-		answer = r->cap;
 	if (r->cap > 0 && r->cap < clean_bound)
 		clean_bound = r->cap;
-	fits = most <= answer;
-	guaranteed = fits ||
-		(res->stats.unproven == 0 && (res->stats.narrowed == 0 || res->unrepresentative == 0));
 	t->rounds++;
-
 	common = res->loop_bounded && !res->cursor_went_back && res->cursor >= w->start - 1 &&
 		res->cursor <= end && res->cursor_below_shortfalls &&
 		(res->cursor == end) == (res->shortfalls == 0) &&
 		(!res->given_up || !all_recorded ||
 		 (res->n_recorded > 0 && res->recorded[res->n_recorded - 1].reason == SYNC_SHORTFALL_FAILED));
 	if (!common)
-		t->bad_common++;
-	if (guaranteed)
-	{
-		t->guaranteed++;
-		t->guaranteed_narrowed += res->stats.narrowed > 0;
-		if (!res->invariant_ok)
-			t->invariant_broken++;
-	}
-	else
-		t->unguaranteed++;
-	if (fits)
-	{
-		t->fits++;
-		t->fits_narrowed += res->stats.narrowed > 0;
-		if (!all_recorded)
-			t->uncheckable++;
-		else if (res->missed_uncovered > 0)
-			t->uncovered++;
-	}
+		t->bad_common++, bad = true;
+	if (!res->invariant_ok)
+		t->invariant_broken++, bad = true;
+	if (!all_recorded)
+		t->uncheckable++;
+	else if (res->missed_uncovered > 0)
+		t->uncovered++, bad = true;
+	t->missed += res->missed;
+	t->narrowed += res->stats.narrowed > 0;
+	t->unrepresentative += res->unrepresentative > 0;
+	t->count_proofs += res->stats.count_proofs > 0;
 	if (!r->ignore_window && r->drop_after == 0 && !r->never_eose && crowd < clean_bound)
 	{
 		t->clean++;
-		if (res->all_collected && res->shortfalls == 0 && !res->given_up && res->cursor == end)
-			t->clean_complete++;
-	}
-	if (!guaranteed && !res->invariant_ok)
-	{
-		int			gaps;
-
-		if (res->unrepresentative > 0)
-			gaps = ++t->gap_narrowing;
+		if (res->all_collected)
+			t->clean_collected++;
 		else
-			gaps = ++t->gap_unproven;
-		t->gap_events += res->missed_below_cursor;
-		if (gaps <= 2 || getenv("SYNC_DEBUG"))
-			printf("# %s: %s round %d (SYNC_REPLAY=0x%016llx,%zu): %zu events, limit %lld, cap %lld%s%s%s%s, "
-				   "%lld in the most crowded second: %lld events at or below the cursor not collected "
-				   "(%lld capped answers lacked a kind or author, %lld narrowed, %lld unproven, %zu shortfalls)\n",
-				   res->unrepresentative > 0 ? "issue 10 item 0" : "unproven (documented limit)", sweep, round,
-				   (unsigned long long) w->seed, max_events, w->n, (long long) w->limit, (long long) r->cap,
-				   r->ignore_window ? ", ignores since/until" : "", r->ignore_limit ? ", ignores limit" : "",
-				   r->shuffle ? ", unsorted" : "", r->drop_after ? ", drops" : "", (long long) crowd,
-				   (long long) res->missed_below_cursor, (long long) res->unrepresentative,
-				   (long long) res->stats.narrowed, (long long) res->stats.unproven, res->shortfalls);
+			bad = true;
+		if (r->count)
+		{
+			t->clean_count++;
+			if (res->all_collected && res->shortfalls == 0 && !res->given_up && res->cursor == end)
+				t->clean_count_complete++;
+			else
+				bad = true;
+		}
 	}
-	if ((!common || (guaranteed && !res->invariant_ok) || (fits && res->missed_uncovered > 0)) &&
-		getenv("SYNC_DEBUG"))
-		printf("# %s round %d (SYNC_REPLAY=0x%016llx,%zu) broke a guarantee\n", sweep, round,
-			   (unsigned long long) w->seed, max_events);
+	if (bad && (t->bad_common + t->invariant_broken + t->uncovered <= 3 || getenv("SYNC_DEBUG")))
+		printf("# %s round %d (SYNC_REPLAY=0x%016llx,%zu) broke a guarantee: %zu events, limit %lld, cap %lld%s%s%s%s%s%s, "
+			   "hints %d, %lld in the most crowded second, %lld missed (%lld in no shortfall, %lld at or below the "
+			   "cursor), %lld narrowed, %zu shortfalls\n",
+			   sweep, round, (unsigned long long) w->seed, max_events, w->n, (long long) w->limit,
+			   (long long) r->cap, r->ignore_window ? ", ignores since/until" : "",
+			   r->ignore_limit ? ", ignores limit" : "", r->shuffle ? ", unsorted" : "",
+			   r->drop_after ? ", drops" : "", r->tie_random ? ", arbitrary subsets" : "",
+			   r->count ? ", COUNT" : "", r->hints, (long long) crowd, (long long) res->missed,
+			   (long long) res->missed_uncovered, (long long) res->missed_below_cursor,
+			   (long long) res->stats.narrowed, res->shortfalls);
 }
 
 static void
@@ -781,65 +990,34 @@ report_sweep(const char *sweep, const sweep_tally *t)
 		  "%s: in all %d sessions the loop ended, the cursor never went back, stayed below every shortfall "
 		  "and reached the end exactly when none was reported (%d did not)", sweep, t->rounds, t->bad_common);
 	CHECK(t->invariant_broken == 0,
-		  "%s: the cursor never passed a missing event in the %d sessions where that is guaranteed, "
-		  "%d of them narrowed (%d bad)", sweep, t->guaranteed, t->guaranteed_narrowed, t->invariant_broken);
+		  "%s: the cursor never passed a missing event in any of the %d sessions (%d narrowed, %d after a capped "
+		  "answer lacking a kind or author; %d bad)", sweep, t->rounds, t->narrowed, t->unrepresentative,
+		  t->invariant_broken);
 	CHECK(t->uncovered == 0,
-		  "%s: where no request matches more than one answer (%d sessions, %d narrowed), every missed "
-		  "event lies in a reported shortfall (%d did not; %d with more shortfalls than recorded)",
-		  sweep, t->fits, t->fits_narrowed, t->uncovered, t->uncheckable);
-	CHECK(t->clean > 0 && t->clean_complete == t->clean,
+		  "%s: every one of the %lld events missed lies in a reported shortfall (%d sessions did not; %d with more "
+		  "shortfalls than recorded)", sweep, (long long) t->missed, t->uncovered, t->uncheckable);
+	CHECK(t->clean > 0 && t->clean_collected == t->clean,
 		  "%s: every relay honouring since/until and EOSE with fewer events per second than one answer "
-		  "is collected completely (%d of %d)", sweep, t->clean_complete, t->clean);
-	printf("# %s: not guaranteed today in %d sessions; the cursor passed %lld missing events in %d of "
-		   "them after narrowing an answer that lacked a kind or author (issue 10 item 0) and in %d "
-		   "after unproven answers only\n", sweep, t->unguaranteed, (long long) t->gap_events,
-		   t->gap_narrowing, t->gap_unproven);
+		  "is collected completely (%d of %d)", sweep, t->clean_collected, t->clean);
+	CHECK(t->clean_count > 0 && t->clean_count_complete == t->clean_count,
+		  "%s: ... and, answering COUNT, without a shortfall (%d of %d; %d sessions proved a window by COUNT)",
+		  sweep, t->clean_count_complete, t->clean_count, t->count_proofs);
 }
 
-/* Random relays: whatever they do, the cursor never passes a missing event. */
+/* Random relays: whatever they do, the cursor never passes a missing event, and none is missed silently. */
 static void
 random_sweep(void)
 {
-	int			invariant_failures = 0,
-				unbounded = 0,
-				silent_misses = 0,
-				narrowed_runs = 0;
 	sweep_tally tally = {0};
 
 	for (int round = 0; round < 300; round++)
 	{
 		sweep_round w = make_round(1500);
-		sim_relay  *r = &w.relay;
-		run_result	res = run(r, w.start, T0 + YEAR, w.limit, NULL, 0);
+		run_result	res = run(&w.relay, w.start, T0 + YEAR, w.limit, NULL, 0);
 
 		check_round("random relays", round, 1500, &w, &res, &tally);
-		/*
-		 * The sweep's first checks, kept: they set aside sessions that narrowed a window of a relay
-		 * honouring since/until, which check_round sorts by where the invariant is guaranteed.
-		 */
-		if (res.stats.narrowed > 0 && !r->ignore_window)
-		{
-			narrowed_runs++;
-			free(r->ev);
-			continue;
-		}
-		if (!res.invariant_ok)
-		{
-			invariant_failures++;
-			if (getenv("SYNC_DEBUG"))
-				printf("# round %d: n=%zu cap=%lld iw=%d il=%d sh=%d drop=%lld\n", round, w.n, (long long) r->cap,
-					   r->ignore_window, r->ignore_limit, r->shuffle, (long long) r->drop_after);
-		}
-		if (!res.loop_bounded)
-			unbounded++;
-		if (res.shortfalls == 0 && !res.given_up && !res.all_collected)
-			silent_misses++;
-		free(r->ev);
+		free(w.relay.ev);
 	}
-	CHECK(invariant_failures == 0, "random relays: the cursor never passed a missing event (%d bad; %d "
-		  "narrowed sessions left to the checks below)", invariant_failures, narrowed_runs);
-	CHECK(unbounded == 0, "random relays: every session ended (%d did not)", unbounded);
-	CHECK(silent_misses == 0, "random relays: nothing missed without a shortfall (%d silent)", silent_misses);
 	report_sweep("random relays", &tally);
 }
 
@@ -899,6 +1077,7 @@ test_sync_window(void)
 	small_relays();
 	ignoring_window();
 	one_second();
+	arbitrary_subsets();
 	failing_relays();
 	invalid_events();
 	kinds_filter();

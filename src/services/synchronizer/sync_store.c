@@ -2,7 +2,9 @@
  * sync_store.c: the synchronizer workers' side of the database: claiming relays from the cycle's
  * queue, reading a relay's cursor, storing verified events in batches through
  * bigbrotr.insert_events together with the cursor they justify (one transaction, so a killed
- * worker never leaves a cursor ahead of its events), and closing a relay's queue row.
+ * worker never leaves a cursor ahead of its events; a row PostgreSQL refuses is isolated with
+ * bb_insert_isolating, logged, handed back to the caller, and the cursor written stays below it),
+ * the archive's hints for a crowded second, and closing a relay's queue row.
  */
 #include "postgres.h"
 
@@ -14,6 +16,7 @@
 #include "utils/memutils.h"
 
 #include "core/bigbrotr.h"
+#include "nostr/hex.h"
 #include "services/synchronizer/synchronizer.h"
 
 #define STATE_KEY "'synchronizer:' || $1"
@@ -161,24 +164,131 @@ write_cursor(const char *url, int64 cursor)
 			   3, types, values, NULL, false);
 }
 
+/* One batch handed to bb_insert_isolating. */
+typedef struct StoreBatch
+{
+	const char *url;
+	const char *network;
+	const SyncEvent *events;	/* the batch's first event */
+	size_t		base;			/* its index among all the events stored */
+	int64		seen_at;
+	int64		fresh;
+	SyncRejected *rejected;		/* the caller's array, n entries at most */
+	size_t		n_rejected;
+} StoreBatch;
+
+static void
+store_rows(void *arg, int off, int len)
+{
+	StoreBatch *b = arg;
+
+	b->fresh += insert_batch(b->url, b->network, b->events + off, len, b->seen_at);
+}
+
+static void
+reject_row(void *arg, int index, const char *sqlstate, const char *message)
+{
+	StoreBatch *b = arg;
+	const SyncEvent *e = &b->events[index];
+	char		hex[65];
+
+	nostr_hex_encode(e->id, 32, hex);
+	bb_log(BB_WARNING, "relay %s: event %s (created_at " INT64_FORMAT ", kind %d) cannot be stored: "
+		   "SQLSTATE %s: %s; kept as an unstorable shortfall, the cursor stays below it",
+		   b->url, hex, (int64) e->created_at, (int) e->kind, sqlstate, message);
+	b->rejected[b->n_rejected].index = b->base + (size_t) index;
+	b->rejected[b->n_rejected].created_at = e->created_at;
+	memcpy(b->rejected[b->n_rejected].id, e->id, 32);
+	b->n_rejected++;
+}
+
 int64
 sync_store_events(const char *url, const char *network, const SyncEvent *events, size_t n,
-				  int64 cursor, int64 seen_at)
+				  int64 cursor, int64 seen_at, SyncRejected *rejected, size_t *n_rejected)
 {
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "bigbrotr sync batch",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(tmp);
-	int64		fresh = 0;
 	size_t		batch = Max(sync_batch_size, 1);
+	StoreBatch	b = {url, network, NULL, 0, seen_at, 0, rejected, 0};
 
 	bb_tx_begin();
 	for (size_t off = 0; off < n; off += batch)
-		fresh += insert_batch(url, network, events + off, (int) Min(batch, n - off), seen_at);
+	{
+		MemoryContext per_batch = AllocSetContextCreate(tmp, "bigbrotr sync rows", ALLOCSET_DEFAULT_SIZES);
+		MemoryContext outer = MemoryContextSwitchTo(per_batch);
+
+		b.events = events + off;
+		b.base = off;
+		bb_insert_isolating((int) Min(batch, n - off), store_rows, reject_row, &b);
+		MemoryContextSwitchTo(outer);
+		MemoryContextDelete(per_batch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	/* no cursor may pass a row the archive refused: a later cycle asks for it again */
+	for (size_t i = 0; i < b.n_rejected; i++)
+		if (rejected[i].created_at - 1 < cursor)
+			cursor = rejected[i].created_at - 1;
 	write_cursor(url, cursor);
 	bb_tx_commit();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
-	return fresh;
+	*n_rejected = b.n_rejected;
+	return b.fresh;
+}
+
+size_t
+sync_store_hints(int64 second, const int32 *kinds, int nkinds, int max, int32 *out_kinds,
+				 size_t *n_kinds, uint8 (*out_authors)[32], size_t *n_authors)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {INT8OID, INT4ARRAYOID, INT4OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Datum	   *kd;
+
+	bb_tx_begin();				/* first: building the array looks its type up in the catalog */
+	kd = palloc(sizeof(Datum) * Max(nkinds, 1));
+	for (int i = 0; i < nkinds; i++)
+		kd[i] = Int32GetDatum(kinds[i]);
+	values[0] = Int64GetDatum(second);
+	values[1] = PointerGetDatum(array_of(kd, nkinds, INT4OID));
+	if (nkinds == 0)
+		nulls[1] = 'n';
+	values[2] = Int32GetDatum(max);
+	*n_kinds = 0;
+	*n_authors = 0;
+	bb_spi_run(&plan,
+			   "(SELECT k.kind, NULL::bytea FROM (SELECT DISTINCT e.kind FROM bigbrotr.events e"
+			   "   WHERE e.created_at = $1 AND ($2 IS NULL OR e.kind = ANY($2)) LIMIT $3) k)"
+			   " UNION ALL "
+			   "(SELECT NULL::integer, a.pubkey FROM (SELECT DISTINCT e.pubkey FROM bigbrotr.events e"
+			   "   WHERE e.created_at = $1 AND ($2 IS NULL OR e.kind = ANY($2)) LIMIT $3) a)",
+			   3, types, values, nulls, true);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			if (*n_kinds < (size_t) max)
+				out_kinds[(*n_kinds)++] = DatumGetInt32(d);
+			continue;
+		}
+		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull);
+		if (!isnull && *n_authors < (size_t) max)
+		{
+			bytea	   *b = DatumGetByteaPP(d);
+
+			if (VARSIZE_ANY_EXHDR(b) == 32)
+				memcpy(out_authors[(*n_authors)++], VARDATA_ANY(b), 32);
+		}
+	}
+	bb_tx_commit();
+	pfree(DatumGetPointer(values[1]));
+	pfree(kd);
+	return *n_kinds + *n_authors;
 }
 
 void

@@ -3,7 +3,10 @@
  * by the coordinator (synchronizer.c) for one cycle. It claims relays from the cycle's queue, syncs
  * up to bigbrotr.synchronizer_max_parallel of them at once on one WebSocket event loop
  * (sync/sync_session), and stores each relay's verified events with its cursor in one transaction
- * per batch. It exits when the queue is empty or at SIGTERM, after storing what it holds.
+ * per batch. Between loop slices it answers a session waiting for archive hints (the kinds and
+ * authors archived at a crowded second, one SPI query) and stores a session whose buffer is full
+ * (its socket is paused until then). A row the archive refuses becomes that relay's "unstorable"
+ * shortfall. It exits when the queue is empty or at SIGTERM, after storing what it holds.
  */
 #include "postgres.h"
 
@@ -39,6 +42,8 @@ typedef struct Slot
 	int64		last_flush_ms;
 	int64		last_cursor;	/* as last written */
 	int64		stored_new;
+	int64		db_unstorable;	/* rows PostgreSQL refused (each an unstorable shortfall) */
+	int64		hint_queries;
 	bool		failed;			/* storing failed: the relay is abandoned for this cycle */
 } Slot;
 
@@ -53,6 +58,27 @@ drain_logs(Slot *slot)
 		bb_log(BB_INFO, "relay %s: %s", slot->claim.url, line);
 }
 
+typedef struct HintsQuery
+{
+	int64		second;
+	const int32_t *kinds;
+	size_t		nkinds;
+	size_t		max;
+	int32	   *out_kinds;
+	uint8		(*out_authors)[32];
+	size_t	   *nk;
+	size_t	   *na;
+} HintsQuery;
+
+static void
+hints_query(void *arg)
+{
+	HintsQuery *q = arg;
+
+	sync_store_hints(q->second, q->kinds, (int) q->nkinds, (int) q->max, q->out_kinds, q->nk,
+					 q->out_authors, q->na);
+}
+
 static void
 store_slot_events(void *arg)
 {
@@ -60,10 +86,57 @@ store_slot_events(void *arg)
 	size_t		n;
 	const SyncEvent *events = sync_session_events(slot->session, &n);
 	int64		cursor = sync_session_cursor(slot->session);
+	SyncRejected *rejected = palloc(sizeof(SyncRejected) * Max(n, 1));
+	size_t		n_rejected = 0;
 
 	slot->stored_new += sync_store_events(slot->claim.url, slot->claim.network, events, n, cursor,
-										  bb_unix_now());
-	slot->last_cursor = cursor;
+										  bb_unix_now(), rejected, &n_rejected);
+	/* committed: from now on the session's cursor stays below every refused row */
+	for (size_t i = 0; i < n_rejected; i++)
+		sync_session_hold(slot->session, rejected[i].created_at, rejected[i].id);
+	slot->db_unstorable += (int64) n_rejected;
+	slot->last_cursor = n_rejected > 0 ? Min(cursor, sync_session_cursor(slot->session)) : cursor;
+	pfree(rejected);
+}
+
+/* A session waits for the archive's kinds and authors at a crowded second: one query, then on. */
+static void
+answer_hints(Slot *slot)
+{
+	int64_t		second;
+	const int32_t *kinds;
+	size_t		nkinds,
+				max,
+				nk = 0,
+				na = 0;
+	int32	   *out_kinds;
+	uint8		(*out_authors)[32];
+	char	   *error;
+	HintsQuery	q;
+
+	if (!sync_session_hints_wanted(slot->session, &second, &kinds, &nkinds, &max))
+		return;
+	out_kinds = palloc(sizeof(int32) * max);
+	out_authors = palloc(32 * max);
+	q.second = second;
+	q.kinds = kinds;
+	q.nkinds = nkinds;
+	q.max = max;
+	q.out_kinds = out_kinds;
+	q.out_authors = out_authors;
+	q.nk = &nk;
+	q.na = &na;
+	error = bb_catch_error(hints_query, &q, false);
+	if (error)
+	{
+		bb_log(BB_WARNING, "relay %s: archive hints for second " INT64_FORMAT " failed: %s", slot->claim.url,
+			   (int64) second, error);
+		nk = na = 0;
+	}
+	slot->hint_queries++;
+	sync_session_give_hints(slot->session, out_kinds, nk, (const uint8_t (*)[32]) out_authors, na);
+	pfree(out_kinds);
+	pfree(out_authors);
 }
 
 /* Stores the session's buffered events with its cursor; a failure abandons the relay, not the worker. */
@@ -106,6 +179,15 @@ shortfalls_json(const sync_window *sw)
 		json_writer_int(&w, "since", s->since);
 		json_writer_int(&w, "until", s->until);
 		json_writer_int(&w, "returned", s->returned);
+		if (s->counted >= 0)
+			json_writer_int(&w, "counted", s->counted);
+		if (s->has_id)
+		{
+			char		idhex[65];
+
+			nostr_hex_encode(s->id, 32, idhex);
+			json_writer_string(&w, "id", idhex);
+		}
 		if (s->has_kind)
 			json_writer_int(&w, "kind", s->kind);
 		if (s->has_author)
@@ -137,13 +219,19 @@ relay_stats_json(const Slot *slot, const char *end_name)
 	json_writer_int(&w, "events_received", st->events_received);
 	json_writer_int(&w, "events_valid", st->events_valid);
 	json_writer_int(&w, "events_invalid", st->events_invalid);
-	json_writer_int(&w, "events_unstorable", st->events_unstorable);
+	json_writer_int(&w, "events_unstorable", st->events_unstorable + slot->db_unstorable);
 	json_writer_int(&w, "events_new", slot->stored_new);
 	json_writer_int(&w, "requests", ws->requests);
 	json_writer_int(&w, "splits", ws->splits);
 	json_writer_int(&w, "narrowed", ws->narrowed);
 	json_writer_int(&w, "shortfalls", ws->shortfalls);
 	json_writer_int(&w, "unproven", ws->unproven);
+	json_writer_int(&w, "count_requests", ws->count_requests);
+	json_writer_int(&w, "count_proofs", ws->count_proofs);
+	json_writer_int(&w, "count_support", sync_window_count_support(sync_session_window(slot->session)));
+	json_writer_int(&w, "hint_queries", slot->hint_queries);
+	json_writer_int(&w, "answers_cut", ws->answers_cut);
+	json_writer_int(&w, "rx_pauses", st->rx_pauses);
 	json_writer_int(&w, "failures", ws->failures);
 	json_writer_int(&w, "cursor", slot->last_cursor);
 	json_writer_end_object(&w);
@@ -167,7 +255,7 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 	/* The last flush first: when it fails, the relay's result must say so. */
 	flush(slot);
 	end_name = slot->failed ? "store_failed" : stopping && end == SYNC_END_NONE ? "stopped" :
-		sync_session_end_name(end);
+		end == SYNC_END_COMPLETE && ws->shortfalls > 0 ? "incomplete" : sync_session_end_name(end);
 	drain_logs(slot);
 	worker_relays++;
 	worker_events += st->events_received;
@@ -179,7 +267,7 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 	if (st->events_invalid > 0)
 		bb_log(BB_WARNING, "relay %s: %lld invalid events dropped", slot->claim.url,
 			   (long long) st->events_invalid);
-	bb_log(end == SYNC_END_COMPLETE ? BB_INFO : BB_WARNING, "relay %s: %s", slot->claim.url, stats);
+	bb_log(end == SYNC_END_COMPLETE && ws->shortfalls == 0 ? BB_INFO : BB_WARNING, "relay %s: %s", slot->claim.url, stats);
 	/* A stopped relay stays unfinished in the queue; the next cycle resumes from its cursor. */
 	if (!stopping || end != SYNC_END_NONE)
 		sync_store_finish(slot->claim.url, cycle, stats, shortfalls);
@@ -210,6 +298,10 @@ start_slot(Slot *slot, WsLoop *loop, nostr_pubkey_cache *cache, int64 cycle, int
 	cfg.relay_timeout_ms = slot->claim.relay_timeout * 1000;
 	cfg.stagger_ms = sync_stagger_delay > 0 ? (int) (random() % ((long) sync_stagger_delay * 1000 + 1)) : 0;
 	cfg.max_message_size = MAX_MESSAGE_SIZE;
+	cfg.max_narrowing_keys = sync_max_narrowing_keys;
+	cfg.max_answer = Max((int64) sync_max_answer_events, (int64) sync_limit);
+	cfg.max_buffered = (size_t) Max(sync_max_buffered_events, sync_batch_size);
+	cfg.want_hints = sync_archive_hints;
 	slot->session = sync_session_new(loop, &cfg, cache);
 	if (slot->session == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory starting a relay session")));
@@ -217,6 +309,8 @@ start_slot(Slot *slot, WsLoop *loop, nostr_pubkey_cache *cache, int64 cycle, int
 	slot->last_flush_ms = net_clock_ms();
 	slot->last_cursor = cfg.start - 1;
 	slot->stored_new = 0;
+	slot->db_unstorable = 0;
+	slot->hint_queries = 0;
 	slot->failed = false;
 	bb_log(BB_DEBUG, "relay %s: syncing [" INT64_FORMAT ", " INT64_FORMAT "] after a %d ms stagger",
 		   slot->claim.url, (int64) cfg.start, (int64) cfg.end, cfg.stagger_ms);
@@ -333,9 +427,15 @@ run_worker(int64 cycle)
 			sync_session_events(slot->session, &pending);
 			if (sync_session_end(slot->session) != SYNC_END_NONE || slot->failed)
 				finish_slot(slot, cycle, false);
-			else if (pending >= (size_t) sync_batch_size ||
-					 net_clock_ms() - slot->last_flush_ms >= FLUSH_EVERY_MS)
-				flush(slot);
+			else
+			{
+				if (pending >= (size_t) sync_batch_size || sync_session_paused(slot->session) ||
+					net_clock_ms() - slot->last_flush_ms >= FLUSH_EVERY_MS)
+					flush(slot);
+				/* flushed first: the archive's hints then include what this relay just sent */
+				answer_hints(slot);
+				drain_logs(slot);
+			}
 		}
 	}
 	/* SIGTERM: keep what was verified (with its cursor), then leave. */

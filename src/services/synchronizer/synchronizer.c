@@ -41,6 +41,10 @@ int			sync_tor_request_timeout = 60;
 int			sync_relay_timeout = 1800;
 int			sync_tor_relay_timeout = 3600;
 int			sync_batch_size = 500;
+int			sync_max_narrowing_keys = 100;
+int			sync_max_answer_events = 5000;
+int			sync_max_buffered_events = 20000;
+bool		sync_archive_hints = true;
 
 /* "1, 7,30023": integers 0..65535 separated by commas; empty for all kinds. */
 static bool
@@ -151,6 +155,18 @@ synchronizer_define_gucs(void)
 	bb_define_int_setting("bigbrotr.synchronizer_batch_size",
 						  "Events per call of bigbrotr.insert_events.",
 			   &sync_batch_size, 500, 1, 100000, 0);
+	bb_define_int_setting("bigbrotr.synchronizer_max_narrowing_keys",
+			   "Requests (one per kind or author) spent narrowing one crowded second before it is a shortfall.",
+			   &sync_max_narrowing_keys, 100, 1, 10000, 0);
+	bb_define_int_setting("bigbrotr.synchronizer_max_answer_events",
+			   "Events one answer may hold (at least the limit) before its request is ended as misbehaviour.",
+			   &sync_max_answer_events, 5000, 1, 1000000, 0);
+	bb_define_int_setting("bigbrotr.synchronizer_max_buffered_events",
+			   "Verified events one relay may have waiting to be stored before its socket is paused.",
+			   &sync_max_buffered_events, 20000, 100, 1000000, 0);
+	bb_define_bool_setting("bigbrotr.synchronizer_archive_hints",
+						   "Narrow a crowded second also by the kinds and authors the archive holds at it.",
+						   &sync_archive_hints, true);
 }
 
 /* Rebuilds the queue for this cycle; returns how many relays it holds. */
