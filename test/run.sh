@@ -139,7 +139,8 @@ if has_suite integration; then
     files+=("$f")
   done
   if [ ${#files[@]} -gt 0 ]; then
-    out=$(node --test --test-reporter=tap --test-concurrency=1 "${files[@]}" 2>&1); rc=$?
+    # --test-force-exit: a file whose cleanup failed and left a server open fails instead of hanging.
+    out=$(node --test --test-reporter=tap --test-concurrency=1 --test-force-exit "${files[@]}" 2>&1); rc=$?
     echo "$out" | grep -E '^\s*(not ok|ok) ' | grep -vE '^\s{8,}' | head -200
     echo "$out" | grep -E '^\s*not ok' -A 25 | head -150
     p=$(echo "$out" | sed -n 's/^# pass \([0-9]*\)$/\1/p' | tail -1)

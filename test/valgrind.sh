@@ -27,7 +27,7 @@ files=()
 for f in test/integration/*.test.mjs; do
   for want in "$@"; do [[ "$f" == *"$want"* ]] && files+=("$f"); done
 done
-timeout 1800 node --test --test-reporter=tap --test-concurrency=1 "${files[@]}" 2>&1 | grep -E "^(not )?ok|^# (pass|fail)"
+timeout 1800 node --test --test-reporter=tap --test-concurrency=1 --test-force-exit "${files[@]}" 2>&1 | grep -E "^(not )?ok|^# (pass|fail)"
 cluster_stop
 sleep 2
 # A report counts against us when a frame is in one of our source files, except PostgreSQL's known

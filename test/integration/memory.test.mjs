@@ -110,7 +110,6 @@ before(async () => {
   await sql('INSERT INTO bigbrotr.synchronizer_relays (relay_url, enabled) VALUES ($1, true)', [real.url]);
   await setConfig({
     'bigbrotr.finder_delay_between_requests': 0,
-    'bigbrotr.finder_events_commit_lag': 0,
     'bigbrotr.monitor_min_age_since_check': 0,
     'bigbrotr.monitor_timeout': `${scaledSeconds(3)}s`,
     'bigbrotr.synchronizer_stagger_delay': 0,
@@ -121,17 +120,18 @@ before(async () => {
 });
 
 after(async () => {
+  // the servers first: a failing statement below must not leave them holding the test process open
+  await source?.close?.();
+  await bad?.close();
+  await real?.close();
   await sql('UPDATE bigbrotr.service_control SET enabled = false').catch(() => {});
   await setConfig({
     'bigbrotr.debug_interval_ms': null, 'bigbrotr.finder_delay_between_requests': null,
-    'bigbrotr.finder_events_commit_lag': null, 'bigbrotr.monitor_min_age_since_check': null,
+    'bigbrotr.monitor_min_age_since_check': null,
     'bigbrotr.monitor_timeout': null, 'bigbrotr.synchronizer_stagger_delay': null,
     'bigbrotr.synchronizer_max_processes': null, 'bigbrotr.synchronizer_request_timeout': null,
     'bigbrotr.log_level': null, 'bigbrotr.monitor_max_parallel': null, 'bigbrotr.monitor_page_size': null,
   });
-  await source?.close?.();
-  await bad?.close();
-  await real?.close();
 });
 
 test('the launcher and every looping service keep their memory flat across many cycles', async () => {
