@@ -7,6 +7,7 @@
 #   sudo test/run.sh              everything
 #   sudo test/run.sh regress      only the named suites (layers unit regress pgtap integration)
 #   BB_TEST_FILTER=monitor sudo test/run.sh integration   only integration files matching the filter
+#   BB_TEST_FILES="test/bench/finder_memory.test.mjs" test/run.sh integration   exactly these node test files
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -138,6 +139,8 @@ if has_suite integration; then
     [ -n "${BB_TEST_FILTER:-}" ] && [[ "$f" != *"$BB_TEST_FILTER"* ]] && continue
     files+=("$f")
   done
+  # BB_TEST_FILES: run exactly these files instead (e.g. a measurement under test/bench/).
+  [ -n "${BB_TEST_FILES:-}" ] && read -r -a files <<< "$BB_TEST_FILES"
   if [ ${#files[@]} -gt 0 ]; then
     # --test-force-exit: a file whose cleanup failed and left a server open fails instead of hanging.
     out=$(node --test --test-reporter=tap --test-concurrency=1 --test-force-exit "${files[@]}" 2>&1); rc=$?
