@@ -469,10 +469,9 @@ load_pubkey(const uint8_t key[32], nostr_pubkey_cache *cache, secp256k1_xonly_pu
 }
 
 int
-nostr_event_verify_cached(const nostr_event *ev, nostr_pubkey_cache *cache, nostr_error *err)
+nostr_event_check_id(const nostr_event *ev, nostr_error *err)
 {
 	uint8_t		id[32];
-	secp256k1_xonly_pubkey pk;
 	int			rc;
 
 	rc = hash_event(ev, id, err);
@@ -486,12 +485,32 @@ nostr_event_verify_cached(const nostr_event *ev, nostr_pubkey_cache *cache, nost
 		return nostr_error_set(err, NOSTR_ERR_ID_MISMATCH,
 							   "id: does not match the event's hash %s", want);
 	}
-	if (!load_pubkey(ev->pubkey, cache, &pk))
+	nostr_error_clear(err);
+	return NOSTR_OK;
+}
+
+int
+nostr_sig_verify(const uint8_t id[32], const uint8_t pubkey[32], const uint8_t sig[64],
+				 nostr_pubkey_cache *cache, nostr_error *err)
+{
+	secp256k1_xonly_pubkey pk;
+
+	if (!load_pubkey(pubkey, cache, &pk))
 		return nostr_error_set(err, NOSTR_ERR_BAD_PUBKEY, "pubkey: not a valid x-only public key");
-	if (!secp256k1_schnorrsig_verify(secp256k1_context_static, ev->sig, ev->id, 32, &pk))
+	if (!secp256k1_schnorrsig_verify(secp256k1_context_static, sig, id, 32, &pk))
 		return nostr_error_set(err, NOSTR_ERR_BAD_SIGNATURE, "sig: BIP-340 verification failed");
 	nostr_error_clear(err);
 	return NOSTR_OK;
+}
+
+int
+nostr_event_verify_cached(const nostr_event *ev, nostr_pubkey_cache *cache, nostr_error *err)
+{
+	int			rc = nostr_event_check_id(ev, err);
+
+	if (rc != NOSTR_OK)
+		return rc;
+	return nostr_sig_verify(ev->id, ev->pubkey, ev->sig, cache, err);
 }
 
 int

@@ -107,6 +107,17 @@ int			nostr_event_verify_cached(const nostr_event *ev, nostr_pubkey_cache *cache
 									  nostr_error *err);
 
 /*
+ * The two halves of nostr_event_verify_cached, for callers that skip the signature of an (id, sig)
+ * pair they verified before: nostr_event_check_id checks sha256(canonical form) == id only (a few
+ * microseconds: it binds the content to the id); nostr_sig_verify checks that pubkey is a valid
+ * x-only key and the BIP-340 signature sig over id (tens of microseconds). Both reentrant; the
+ * cache (optional) belongs to the calling thread.
+ */
+int			nostr_event_check_id(const nostr_event *ev, nostr_error *err);
+int			nostr_sig_verify(const uint8_t id[32], const uint8_t pubkey[32], const uint8_t sig[64],
+							 nostr_pubkey_cache *cache, nostr_error *err);
+
+/*
  * Parse then verify. On success *out holds the verified event (free it). On any failure *out
  * is freed and zeroed and the status says why. cache may be NULL.
  */

@@ -40,6 +40,8 @@ struct SyncSession
 	int			relay_timeout_ms;
 	size_t		max_message_size;
 	nostr_pubkey_cache *cache;
+	VerifyPool *pool;
+	KnownCache *known;
 
 	sync_window *sw;
 	SessState	state;
@@ -62,6 +64,8 @@ struct SyncSession
 	SyncEvent  *events;
 	size_t		n_events;
 	size_t		cap_events;
+	size_t		lookup_from;	/* events[lookup_from ..] wait for the caller's lookup */
+	size_t		n_settled;		/* events[0 .. n_settled) are settled */
 
 	char	   *log[MAX_LOG_LINES];
 	size_t		n_log;
@@ -236,7 +240,7 @@ on_open(WsConn *conn, void *user)
 }
 
 static bool
-buffer_event(SyncSession *s, const nostr_event *ev)
+buffer_event(SyncSession *s, const nostr_event *ev, SyncEventState state)
 {
 	SyncEvent  *e;
 
@@ -256,6 +260,8 @@ buffer_event(SyncSession *s, const nostr_event *ev)
 	memcpy(e->sig, ev->sig, 64);
 	e->created_at = ev->created_at;
 	e->kind = ev->kind;
+	e->state = state;
+	e->job = NULL;
 	e->tags_json = strdup(ev->tags_json ? ev->tags_json : "[]");
 	e->content = strdup(ev->content ? ev->content : "");
 	if (e->tags_json == NULL || e->content == NULL)
@@ -275,7 +281,75 @@ buffer_event(SyncSession *s, const nostr_event *ev)
 	return true;
 }
 
-/* An EVENT message's event (parsed with the message: nostr_relay_msg.event). */
+/* A settled signature check: the event is kept (VALID) or dropped (INVALID, counted and logged). */
+static void
+set_verified(SyncSession *s, SyncEvent *e, int status)
+{
+	s->stats.events_verified++;
+	if (status == NOSTR_OK)
+	{
+		e->state = SYNC_EV_VALID;
+		s->stats.events_valid++;
+		return;
+	}
+	e->state = SYNC_EV_INVALID;
+	s->stats.events_invalid++;
+	if (s->stats.events_invalid <= 3)
+	{
+		char		hex[65];
+
+		nostr_hex_encode(e->id, 32, hex);
+		slog(s, "dropped event %s: %s", hex, nostr_reason_code(status));
+	}
+}
+
+static void
+verify_inline(SyncSession *s, SyncEvent *e)
+{
+	nostr_error err;
+
+	set_verified(s, e, nostr_sig_verify(e->id, e->pubkey, e->sig, s->cache, &err));
+}
+
+/* Settles one event; without wait, only when that needs no waiting. Returns whether settled. */
+static bool
+settle_event(SyncSession *s, SyncEvent *e, bool wait)
+{
+	switch (e->state)
+	{
+		case SYNC_EV_LOOKUP:
+			if (!wait)
+				return false;
+			verify_inline(s, e);
+			return true;
+		case SYNC_EV_VERIFYING:
+			if (!wait && !verify_job_done(s->pool, e->job))
+				return false;
+			set_verified(s, e, verify_job_finish(s->pool, e->job));
+			e->job = NULL;
+			return true;
+		default:
+			return true;
+	}
+}
+
+static void
+free_event(SyncSession *s, SyncEvent *e)
+{
+	if (e->job)
+		verify_job_drop(s->pool, e->job);
+	e->job = NULL;
+	free(e->tags_json);
+	free(e->content);
+	e->tags_json = NULL;
+	e->content = NULL;
+}
+
+/*
+ * An EVENT message's event (parsed with the message: nostr_relay_msg.event). Its id is checked
+ * against its content here (cheap); its signature later, unless the archive already holds this
+ * (id, sig): the known cache answers now, the caller's lookup between loop slices.
+ */
 static void
 take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 {
@@ -294,7 +368,7 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 			sync_window_unparsed(s->sw);
 		return;
 	}
-	valid = nostr_event_verify_cached(ev, s->cache, &err) == NOSTR_OK;
+	valid = nostr_event_check_id(ev, &err) == NOSTR_OK;
 	cut = current && !sync_window_event(s->sw, ev->id, ev->pubkey, ev->created_at, ev->kind, valid);
 	if (!valid)
 	{
@@ -306,16 +380,35 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 	{
 		char		hex[65];
 
-		s->stats.events_unstorable++;
-		nostr_hex_encode(ev->id, 32, hex);
-		slog(s, "valid event %s created_at %lld holds U+0000, which PostgreSQL cannot store: "
-			 "kept as an unstorable shortfall", hex, (long long) ev->created_at);
-		sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, ev->created_at, ev->id);
+		/* rare: checked at once, so that only a valid event holds the cursor */
+		s->stats.events_verified++;
+		if (nostr_sig_verify(ev->id, ev->pubkey, ev->sig, s->cache, &err) != NOSTR_OK)
+		{
+			s->stats.events_invalid++;
+			if (s->stats.events_invalid <= 3)
+				slog(s, "dropped an invalid event (%s): %s", nostr_reason_code(err.code), err.message);
+		}
+		else
+		{
+			s->stats.events_unstorable++;
+			nostr_hex_encode(ev->id, 32, hex);
+			slog(s, "valid event %s created_at %lld holds U+0000, which PostgreSQL cannot store: "
+				 "kept as an unstorable shortfall", hex, (long long) ev->created_at);
+			sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, ev->created_at, ev->id, false);
+		}
 	}
-	else if (!buffer_event(s, ev))
+	else if (s->known && known_cache_has(s->known, ev->id, ev->sig))
+	{
+		if (!buffer_event(s, ev, SYNC_EV_KNOWN))
+			finish(s, SYNC_END_OUT_OF_MEMORY);
+		else
+		{
+			s->stats.events_known++;
+			s->stats.events_valid++;
+		}
+	}
+	else if (!buffer_event(s, ev, SYNC_EV_LOOKUP))
 		finish(s, SYNC_END_OUT_OF_MEMORY);
-	else
-		s->stats.events_valid++;
 	if (cut && s->state == ST_REQ)
 	{
 		/* far more than asked: the request ends here; what still comes for it is data */
@@ -335,6 +428,7 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 
 	if (s->freed || s->state == ST_DONE)
 		return;
+	s->stats.bytes_received += (int64_t) len;
 	if (nostr_relay_msg_parse(data, len, s->max_message_size, &msg, &err) != NOSTR_OK)
 	{
 		s->stats.notices++;
@@ -393,10 +487,7 @@ static void
 release(SyncSession *s)
 {
 	for (size_t i = 0; i < s->n_events; i++)
-	{
-		free(s->events[i].tags_json);
-		free(s->events[i].content);
-	}
+		free_event(s, &s->events[i]);
 	free(s->events);
 	for (size_t i = 0; i < s->n_log; i++)
 		free(s->log[i]);
@@ -481,6 +572,8 @@ sync_session_new(WsLoop *loop, const SyncSessionConfig *config, nostr_pubkey_cac
 	s->max_buffered = config->max_buffered > 0 ? config->max_buffered :
 		(size_t) (4 * (config->max_answer > 0 ? config->max_answer : 10 * config->limit));
 	s->cache = cache;
+	s->pool = config->pool;
+	s->known = config->known;
 	s->state = ST_WAITING;
 	s->start_at_ms = net_clock_ms() + (config->stagger_ms > 0 ? config->stagger_ms : 0);
 	return s;
@@ -563,16 +656,96 @@ sync_session_cursor(const SyncSession *s)
 	return sync_window_cursor(s->sw);
 }
 
-void
-sync_session_clear_events(SyncSession *s)
+int64_t
+sync_session_frontier(const SyncSession *s)
 {
-	for (size_t i = 0; i < s->n_events; i++)
+	return sync_window_frontier(s->sw);
+}
+
+size_t
+sync_session_unlooked(const SyncSession *s, size_t *first)
+{
+	*first = s->lookup_from;
+	return s->n_events - s->lookup_from;
+}
+
+void
+sync_session_looked_up(SyncSession *s, const bool *archived)
+{
+	for (size_t i = s->lookup_from; i < s->n_events; i++)
 	{
-		free(s->events[i].tags_json);
-		free(s->events[i].content);
+		SyncEvent  *e = &s->events[i];
+
+		if (e->state != SYNC_EV_LOOKUP)
+			continue;
+		if (archived[i - s->lookup_from])
+		{
+			e->state = SYNC_EV_KNOWN;
+			s->stats.events_known++;
+			s->stats.events_valid++;
+			if (s->known)
+				known_cache_add(s->known, e->id, e->sig);
+		}
+		else if (s->pool && (e->job = verify_pool_submit(s->pool, e->id, e->pubkey, e->sig)) != NULL)
+			e->state = SYNC_EV_VERIFYING;
+		else
+			verify_inline(s, e);
 	}
-	s->n_events = 0;
-	if (s->paused)
+	s->lookup_from = s->n_events;
+}
+
+size_t
+sync_session_ready(SyncSession *s)
+{
+	while (s->n_settled < s->n_events && settle_event(s, &s->events[s->n_settled], false))
+		s->n_settled++;
+	return s->n_settled;
+}
+
+size_t
+sync_session_settle(SyncSession *s)
+{
+	while (s->n_settled < s->n_events)
+		(void) settle_event(s, &s->events[s->n_settled++], true);
+	if (s->lookup_from < s->n_settled)
+		s->lookup_from = s->n_settled;
+	return s->n_settled;
+}
+
+/* c, lowered below every event still buffered after the first k. */
+static int64_t
+below_rest(const SyncSession *s, size_t k, int64_t c)
+{
+	for (size_t i = k; i < s->n_events; i++)
+		if (s->events[i].created_at - 1 < c)
+			c = s->events[i].created_at - 1;
+	return c;
+}
+
+int64_t
+sync_session_cursor_for(const SyncSession *s, size_t k)
+{
+	return below_rest(s, k, sync_window_cursor(s->sw));
+}
+
+int64_t
+sync_session_frontier_for(const SyncSession *s, size_t k)
+{
+	return below_rest(s, k, sync_window_frontier(s->sw));
+}
+
+void
+sync_session_consume(SyncSession *s, size_t k)
+{
+	if (k > s->n_events)
+		k = s->n_events;
+	for (size_t i = 0; i < k; i++)
+		free_event(s, &s->events[i]);
+	memmove(s->events, s->events + k, (s->n_events - k) * sizeof(SyncEvent));
+	s->n_events -= k;
+	s->n_settled = s->n_settled > k ? s->n_settled - k : 0;
+	s->lookup_from = s->lookup_from > k ? s->lookup_from - k : 0;
+	if (s->paused && s->n_events < s->max_buffered / 2 + 1)
 	{
 		s->paused = false;
 		if (s->conn)
@@ -582,12 +755,18 @@ sync_session_clear_events(SyncSession *s)
 			s->deadline_ms = net_clock_ms() + s->request_timeout_ms;
 	}
 	/* keep the memory bounded by one batch, not by the largest burst ever seen */
-	if (s->cap_events > 4096)
+	if (s->n_events == 0 && s->cap_events > 4096)
 	{
 		free(s->events);
 		s->events = NULL;
 		s->cap_events = 0;
 	}
+}
+
+void
+sync_session_clear_events(SyncSession *s)
+{
+	sync_session_consume(s, sync_session_settle(s));
 }
 
 bool
@@ -599,7 +778,7 @@ sync_session_paused(const SyncSession *s)
 void
 sync_session_hold(SyncSession *s, int64_t created_at, const uint8_t id[32])
 {
-	sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, created_at, id);
+	sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, created_at, id, true);
 }
 
 bool
@@ -672,6 +851,12 @@ sync_session_free(SyncSession *s)
 	if (s == NULL)
 		return;
 	s->freed = true;
+	for (size_t i = 0; i < s->n_events; i++)
+		if (s->events[i].job)
+		{
+			verify_job_drop(s->pool, s->events[i].job);
+			s->events[i].job = NULL;
+		}
 	if (s->conn)
 	{
 		if (!s->closing)

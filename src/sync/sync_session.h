@@ -21,7 +21,9 @@
 
 #include "net/ws_client.h"
 #include "nostr/event.h"
+#include "sync/known_cache.h"
 #include "sync/sync_window.h"
+#include "sync/verify_pool.h"
 
 typedef struct SyncSession SyncSession;
 
@@ -42,9 +44,24 @@ typedef struct SyncSessionConfig
 	int64_t		max_answer;		/* events per answer before the request is cut; <= 0: 10 x limit */
 	size_t		max_buffered;	/* verified events held before reading pauses; 0: 4 x max_answer */
 	bool		want_hints;		/* the caller answers sync_session_hints_wanted */
+	VerifyPool *pool;			/* signature checks on these threads; NULL: on the caller's */
+	KnownCache *known;			/* (id, sig) pairs known archived; NULL: none */
 } SyncSessionConfig;
 
-/* A verified event waiting to be stored; tags_json and content are malloc'd. */
+/*
+ * Where a buffered event stands. Its id was checked against its content on arrival (cheap); the
+ * signature is checked only for events the archive does not already hold with the same (id, sig).
+ */
+typedef enum SyncEventState
+{
+	SYNC_EV_LOOKUP,				/* waiting for the caller's archive lookup (sync_session_looked_up) */
+	SYNC_EV_VERIFYING,			/* signature check queued or running */
+	SYNC_EV_KNOWN,				/* archived with this very (id, sig): record the sighting only */
+	SYNC_EV_VALID,				/* signature verified: store the event */
+	SYNC_EV_INVALID				/* bad signature: dropped (counted, logged) */
+} SyncEventState;
+
+/* An event waiting to be stored; tags_json and content are malloc'd. */
 typedef struct SyncEvent
 {
 	uint8_t		id[32];
@@ -52,6 +69,8 @@ typedef struct SyncEvent
 	uint8_t		sig[64];
 	int64_t		created_at;
 	int32_t		kind;
+	SyncEventState state;
+	VerifyJob  *job;			/* SYNC_EV_VERIFYING */
 	char	   *tags_json;
 	char	   *content;
 } SyncEvent;
@@ -59,8 +78,11 @@ typedef struct SyncEvent
 typedef struct SyncSessionStats
 {
 	int64_t		events_received;	/* EVENT messages for our subscriptions */
-	int64_t		events_valid;
+	int64_t		events_valid;		/* signature verified, or known archived with the same (id, sig) */
 	int64_t		events_invalid;		/* bad JSON, id or signature: dropped */
+	int64_t		events_known;		/* known archived: signature not checked again */
+	int64_t		events_verified;	/* signatures checked (on the pool or inline) */
+	int64_t		bytes_received;		/* WebSocket message bytes from the relay */
 	int64_t		events_unstorable;	/* valid but holding U+0000, which PostgreSQL cannot store
 									 * (each held as a shortfall; the caller adds the rows the
 									 * archive refused, sync_session_hold) */
@@ -92,12 +114,36 @@ SyncSessionEnd sync_session_end(const SyncSession *s);
 const char *sync_session_end_name(SyncSessionEnd end);
 
 /*
- * The buffered events, and the cursor they justify: every event of the range with created_at <=
- * the cursor was received and is either in this buffer or was taken out before. Store the buffer
- * and the cursor together, then clear the buffer.
+ * The buffered events, in arrival order, and the cursor they justify: every event of the range with
+ * created_at <= the cursor was received and is either in this buffer or was taken out before.
+ * Storing: look the new arrivals up (sync_session_unlooked / _looked_up), then take a settled
+ * prefix (sync_session_ready, or sync_session_settle for all of it), store its VALID events and the
+ * sightings of its KNOWN ones together with sync_session_cursor_for(that prefix), then
+ * sync_session_consume it.
  */
 const SyncEvent *sync_session_events(const SyncSession *s, size_t *count);
 int64_t		sync_session_cursor(const SyncSession *s);
+/* Like the cursor, but past recorded shortfalls that only a rescan settles (sync_window_frontier). */
+int64_t		sync_session_frontier(const SyncSession *s);
+
+/* Events not yet looked up: events[*first .. count). */
+size_t		sync_session_unlooked(const SyncSession *s, size_t *first);
+/*
+ * The caller's lookup of events[first .. count) (as sync_session_unlooked gave them): archived[i]
+ * true when the archive holds event first + i with the same signature (then it is KNOWN and goes
+ * into the known cache); the others' signatures are queued on the pool (or checked now without one).
+ */
+void		sync_session_looked_up(SyncSession *s, const bool *archived);
+/* The length of the longest prefix of the buffer whose events are all settled (never blocks). */
+size_t		sync_session_ready(SyncSession *s);
+/* Settles the whole buffer (looks nothing up: unlooked events are verified), waiting if needed. */
+size_t		sync_session_settle(SyncSession *s);
+/* The cursor that storing events[0 .. k) (settled) together with every earlier batch justifies. */
+int64_t		sync_session_cursor_for(const SyncSession *s, size_t k);
+int64_t		sync_session_frontier_for(const SyncSession *s, size_t k);
+/* Removes events[0 .. k) (stored); resumes reading when the buffer was full. */
+void		sync_session_consume(SyncSession *s, size_t k);
+/* sync_session_settle, then sync_session_consume of everything (tests and shutdown). */
 void		sync_session_clear_events(SyncSession *s);
 
 /* Whether the buffer is full and reading is paused: store and clear it (which resumes reading). */
@@ -105,7 +151,8 @@ bool		sync_session_paused(const SyncSession *s);
 
 /*
  * The archive could not store this event (the caller logged why): it becomes an "unstorable"
- * shortfall and the cursor stays below its created_at from now on. Call it before reading the
+ * shortfall and the cursor and the frontier stay below its created_at from now on (the next cycle
+ * asks for it again). Call it before reading the
  * cursor to store with the rest.
  */
 void		sync_session_hold(SyncSession *s, int64_t created_at, const uint8_t id[32]);

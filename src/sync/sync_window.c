@@ -129,6 +129,8 @@ struct sync_window
 	bool		given_up;
 	bool		frozen;
 	int64_t		frozen_cursor;
+	bool		retry_frozen;	/* a failed shortfall: the frontier stops there too */
+	int64_t		retry_frozen_cursor;
 
 	sw_group	group;
 	int			count_support;	/* -1 unknown, 0 no, 1 yes */
@@ -587,6 +589,12 @@ report_shortfall(sync_window *sw, sync_shortfall_reason reason, const sw_item *i
 		s->counted = -1;
 	}
 	freeze(sw, it->since - 1);
+	if (reason == SYNC_SHORTFALL_FAILED &&
+		(!sw->retry_frozen || it->since - 1 < sw->retry_frozen_cursor))
+	{
+		sw->retry_frozen = true;
+		sw->retry_frozen_cursor = it->since - 1;
+	}
 }
 
 static void
@@ -1229,7 +1237,8 @@ sync_window_hints(sync_window *sw, const int32_t *kinds, size_t kinds_count,
 }
 
 void
-sync_window_hold(sync_window *sw, sync_shortfall_reason reason, int64_t created_at, const uint8_t id[32])
+sync_window_hold(sync_window *sw, sync_shortfall_reason reason, int64_t created_at, const uint8_t id[32],
+				 bool retry)
 {
 	sw_item		one = {0};
 	size_t		before = sw->n_shortfalls;
@@ -1237,6 +1246,11 @@ sync_window_hold(sync_window *sw, sync_shortfall_reason reason, int64_t created_
 	one.since = created_at;
 	one.until = created_at;
 	report_shortfall(sw, reason, &one, created_at, 0);
+	if (retry && (!sw->retry_frozen || created_at - 1 < sw->retry_frozen_cursor))
+	{
+		sw->retry_frozen = true;
+		sw->retry_frozen_cursor = created_at - 1;
+	}
 	if (sw->n_shortfalls > before && id)
 	{
 		sw->shortfalls[before].has_id = true;
@@ -1250,8 +1264,9 @@ sync_window_count_support(const sync_window *sw)
 	return sw->count_support;
 }
 
-int64_t
-sync_window_cursor(const sync_window *sw)
+/* Just before the oldest second not yet finished (proven or recorded as a shortfall). */
+static int64_t
+natural_cursor(const sync_window *sw)
 {
 	int64_t		c;
 
@@ -1263,8 +1278,28 @@ sync_window_cursor(const sync_window *sw)
 		c = sw->end;
 	if (sw->oom)
 		c = sw->start - 1;		/* a window may have been lost: prove nothing */
+	return c;
+}
+
+int64_t
+sync_window_cursor(const sync_window *sw)
+{
+	int64_t		c = natural_cursor(sw);
+
 	if (sw->frozen && sw->frozen_cursor < c)
 		c = sw->frozen_cursor;
+	if (c < sw->start - 1)
+		c = sw->start - 1;
+	return c;
+}
+
+int64_t
+sync_window_frontier(const sync_window *sw)
+{
+	int64_t		c = natural_cursor(sw);
+
+	if (sw->retry_frozen && sw->retry_frozen_cursor < c)
+		c = sw->retry_frozen_cursor;
 	if (c < sw->start - 1)
 		c = sw->start - 1;
 	return c;

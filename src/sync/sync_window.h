@@ -155,10 +155,11 @@ void		sync_window_hints(sync_window *sw, const int32_t *kinds, size_t kinds_coun
 
 /*
  * Records a shortfall for one event the caller could not keep (reason, normally
- * SYNC_SHORTFALL_UNSTORABLE): the cursor stays below its created_at from now on.
+ * SYNC_SHORTFALL_UNSTORABLE): the cursor stays below its created_at from now on, and with retry
+ * (the cause may pass, as a row the archive refused) the frontier too, so the next cycle asks again.
  */
 void		sync_window_hold(sync_window *sw, sync_shortfall_reason reason, int64_t created_at,
-							 const uint8_t id[32]);
+							 const uint8_t id[32], bool retry);
 
 /* -1: COUNT not probed yet, 0: unsupported, 1: supported. */
 int			sync_window_count_support(const sync_window *sw);
@@ -168,6 +169,15 @@ int			sync_window_count_support(const sync_window *sw);
  * when nothing is proven yet. Never passes a shortfall.
  */
 int64_t		sync_window_cursor(const sync_window *sw);
+
+/*
+ * Every second of [start, frontier] is finished: proven complete, or recorded as a shortfall that a
+ * retry in the next cycle would not settle (overflow, unproven, no narrowing, an event PostgreSQL
+ * can never hold: they wait for the next rescan). A "failed" shortfall (a relay that kept failing)
+ * and a hold with retry stop the frontier too, so the next cycle asks again from there.
+ * cursor <= frontier.
+ */
+int64_t		sync_window_frontier(const sync_window *sw);
 
 bool		sync_window_given_up(const sync_window *sw);
 /* Whether a request is in flight or windows remain (false once finished or given up). */

@@ -65,6 +65,7 @@ main(void)
 	test_message();
 	test_nip11();
 	test_sync_window();
+	test_verify_pool();
 	printf("%d passed, %d failed\n", tap_passed, tap_failed);
 	return tap_failed ? 1 : 0;
 }

@@ -25,5 +25,6 @@ void		test_relay_url(void);
 void		test_message(void);
 void		test_nip11(void);
 void		test_sync_window(void);
+void		test_verify_pool(void);
 
 #endif

@@ -1,10 +1,13 @@
 /*
  * sync_store.c: the synchronizer workers' side of the database: claiming relays from the cycle's
- * queue, reading a relay's cursor, storing verified events in batches through
- * bigbrotr.insert_events together with the cursor they justify (one transaction, so a killed
- * worker never leaves a cursor ahead of its events; a row PostgreSQL refuses is isolated with
- * bb_insert_isolating, logged, handed back to the caller, and the cursor written stays below it),
- * the archive's hints for a crowded second, and closing a relay's queue row.
+ * queue (a fair share per process), reading a relay's position (cursor, frontier, last rescan),
+ * looking received events up in the archive (one query per batch: an (id, sig) already archived is
+ * not verified or inserted again), storing a settled batch (new events through
+ * bigbrotr.insert_events, sightings of known ones through bigbrotr.insert_sightings) together with
+ * the position it justifies (one transaction, so a killed worker never leaves a cursor ahead of its
+ * events; a row PostgreSQL refuses is isolated with bb_insert_isolating, logged, handed back to the
+ * caller, and the cursor written stays below it), the archive's hints for a crowded second, and
+ * closing a relay's queue row.
  */
 #include "postgres.h"
 
@@ -16,19 +19,26 @@
 #include "utils/memutils.h"
 
 #include "core/bigbrotr.h"
+#include "nostr/event.h"
 #include "nostr/hex.h"
 #include "services/synchronizer/synchronizer.h"
 
 #define STATE_KEY "'synchronizer:' || $1"
 
 bool
-sync_store_claim(int64 cycle, SyncClaim *claim)
+sync_store_claim(int64 cycle, int active, int processes, SyncClaim *claim)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[3] = {INT8OID, INT4OID, INT8OID};
-	Datum		values[3] = {Int64GetDatum(cycle), Int32GetDatum(MyProcPid), Int64GetDatum(bb_unix_now())};
+	Oid			types[5] = {INT8OID, INT4OID, INT8OID, INT4OID, INT4OID};
+	Datum		values[5] = {Int64GetDatum(cycle), Int32GetDatum(MyProcPid), Int64GetDatum(bb_unix_now()),
+	Int32GetDatum(active), Int32GetDatum(Max(processes, 1))};
 	bool		found = false;
 
+	/*
+	 * A fair share: this process may hold at most ceil(open / processes) relays, open being the
+	 * relays of the cycle not yet done (claimed or waiting), so that a process started a moment
+	 * later still finds work. A process with no relay may always claim one.
+	 */
 	bb_tx_begin();
 	bb_spi_run(&plan,
 			   "UPDATE bigbrotr.synchronizer_queue q"
@@ -40,8 +50,10 @@ sync_store_claim(int64 cycle, SyncClaim *claim)
 			   "           (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = c.claimed_by))"
 			   "    ORDER BY c.attempts, c.relay_url"
 			   "    FOR UPDATE SKIP LOCKED LIMIT 1)"
+			   "   AND ($4 = 0 OR $4 < (SELECT ceil(count(*)::numeric / $5) FROM bigbrotr.synchronizer_queue o"
+			   "                         WHERE o.cycle = $1 AND NOT o.done AND o.attempts < 3))"
 			   " RETURNING q.relay_url, q.network, q.request_timeout, q.relay_timeout",
-			   3, types, values, NULL, false);
+			   5, types, values, NULL, false);
 	if (SPI_processed == 1)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -59,31 +71,62 @@ sync_store_claim(int64 cycle, SyncClaim *claim)
 }
 
 bool
-sync_store_read_cursor(const char *url, int64 *cursor)
+sync_store_unclaimed(int64 cycle)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(cycle)};
+	bool		any;
+
+	bb_tx_begin();
+	bb_spi_run(&plan,
+			   "SELECT count(*) FROM bigbrotr.synchronizer_queue c"
+			   " WHERE c.cycle = $1 AND NOT c.done AND c.attempts < 3"
+			   "   AND (c.claimed_by IS NULL OR NOT EXISTS"
+			   "        (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = c.claimed_by))",
+			   1, types, values, NULL, true);
+	any = bb_spi_int64_result() > 0;
+	bb_tx_commit();
+	return any;
+}
+
+/* state->>key as a bigint, if present. */
+static bool
+state_int(HeapTuple tup, TupleDesc desc, int col, int64 *out)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	if (isnull)
+		return false;
+	*out = DatumGetInt64(d);
+	return true;
+}
+
+bool
+sync_store_read_state(const char *url, SyncRelayState *st)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(url)};
-	bool		found = false;
 
+	memset(st, 0, sizeof(*st));
 	bb_tx_begin();
 	bb_spi_run(&plan,
-			   "SELECT (state->>'cursor')::bigint FROM bigbrotr.service_state"
-			   " WHERE service_name = " STATE_KEY " AND state ? 'cursor'",
+			   "SELECT (state->>'cursor')::bigint, (state->>'frontier')::bigint, (state->>'rescan_at')::bigint"
+			   " FROM bigbrotr.service_state WHERE service_name = " STATE_KEY,
 			   1, types, values, NULL, true);
 	if (SPI_processed == 1)
 	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 
-		if (!isnull)
-		{
-			*cursor = DatumGetInt64(d);
-			found = true;
-		}
+		st->has_cursor = state_int(tup, desc, 1, &st->cursor);
+		st->has_frontier = state_int(tup, desc, 2, &st->frontier);
+		st->has_rescan_at = state_int(tup, desc, 3, &st->rescan_at);
 	}
 	bb_tx_commit();
-	return found;
+	return st->has_cursor;
 }
 
 static Datum
@@ -107,9 +150,10 @@ array_of(Datum *values, int n, Oid type)
 	return construct_array(values, n, type, typlen, byval, align);
 }
 
-/* One insert_events call for events[0..n); returns how many were new. Inside a transaction. */
+/* One insert_events call for events[idx[0..n)]; returns how many were new. Inside a transaction. */
 static int64
-insert_batch(const char *url, const char *network, const SyncEvent *events, int n, int64 seen_at)
+insert_batch(const char *url, const char *network, const SyncEvent *events, const size_t *idx, int n,
+			 int64 seen_at)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[11] = {BYTEAARRAYOID, BYTEAARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
@@ -125,7 +169,7 @@ insert_batch(const char *url, const char *network, const SyncEvent *events, int 
 		cols[c] = palloc(sizeof(Datum) * n);
 	for (int i = 0; i < n; i++)
 	{
-		const SyncEvent *e = &events[i];
+		const SyncEvent *e = &events[idx[i]];
 
 		cols[0][i] = bytea_datum(e->id, 32);
 		cols[1][i] = bytea_datum(e->pubkey, 32);
@@ -147,34 +191,126 @@ insert_batch(const char *url, const char *network, const SyncEvent *events, int 
 	return bb_spi_int64_result();
 }
 
-static void
-write_cursor(const char *url, int64 cursor)
+/* An (id, position) pair, sorted by id to match query rows back to the events. */
+typedef struct IdIndex
+{
+	const uint8_t *id;
+	size_t		index;
+} IdIndex;
+
+static int
+cmp_id_index(const void *a, const void *b)
+{
+	return memcmp(((const IdIndex *) a)->id, ((const IdIndex *) b)->id, 32);
+}
+
+/* The first entry of the sorted list with this id, or NULL. */
+static const IdIndex *
+find_id(const IdIndex *list, size_t n, const uint8_t *id)
+{
+	size_t		lo = 0,
+				hi = n;
+
+	while (lo < hi)
+	{
+		size_t		mid = (lo + hi) / 2;
+
+		if (memcmp(list[mid].id, id, 32) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && memcmp(list[lo].id, id, 32) == 0 ? &list[lo] : NULL;
+}
+
+/* A bytea[] of the ids of events[list[i].index]. */
+static Datum
+ids_array(const IdIndex *list, size_t n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (size_t i = 0; i < n; i++)
+		d[i] = bytea_datum(list[i].id, 32);
+	return PointerGetDatum(array_of(d, (int) n, BYTEAOID));
+}
+
+void
+sync_store_lookup(const SyncEvent *events, size_t n, bool *archived)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[3] = {TEXTOID, INT8OID, INT8OID};
-	Datum		values[3] = {CStringGetTextDatum(url), Int64GetDatum(cursor), Int64GetDatum(bb_unix_now())};
+	Oid			types[1] = {BYTEAARRAYOID};
+	Datum		values[1];
+	IdIndex    *list;
+	size_t		m = 0;
+
+	memset(archived, 0, n * sizeof(bool));
+	bb_tx_begin();
+	list = palloc(sizeof(IdIndex) * Max(n, 1));
+	for (size_t i = 0; i < n; i++)
+		if (events[i].state == SYNC_EV_LOOKUP)
+		{
+			list[m].id = events[i].id;
+			list[m++].index = i;
+		}
+	if (m > 0)
+	{
+		qsort(list, m, sizeof(IdIndex), cmp_id_index);
+		values[0] = ids_array(list, m);
+		bb_spi_run(&plan, "SELECT id, sig FROM bigbrotr.events WHERE id = ANY($1)", 1, types, values,
+				   NULL, true);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull1,
+						isnull2;
+			Datum		idd = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull1);
+			Datum		sigd = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull2);
+			bytea	   *idb,
+					   *sigb;
+			const IdIndex *hit;
+
+			if (isnull1 || isnull2)
+				continue;
+			idb = DatumGetByteaPP(idd);
+			sigb = DatumGetByteaPP(sigd);
+			if (VARSIZE_ANY_EXHDR(idb) != 32 || VARSIZE_ANY_EXHDR(sigb) != 64)
+				continue;
+			/* every event with this id (a relay may repeat one) whose signature is the stored one */
+			for (hit = find_id(list, m, (const uint8_t *) VARDATA_ANY(idb));
+				 hit && hit < list + m && memcmp(hit->id, VARDATA_ANY(idb), 32) == 0; hit++)
+				if (memcmp(events[hit->index].sig, VARDATA_ANY(sigb), 64) == 0)
+					archived[hit->index] = true;
+		}
+	}
+	bb_tx_commit();
+}
+
+/* The relay's cursor (unless NULL: unchanged) and frontier; both only move forward. */
+static void
+write_position(const char *url, bool has_cursor, int64 cursor, int64 frontier)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[4] = {TEXTOID, INT8OID, INT8OID, INT8OID};
+	Datum		values[4] = {CStringGetTextDatum(url), Int64GetDatum(cursor), Int64GetDatum(bb_unix_now()),
+	Int64GetDatum(frontier)};
+	char		nulls[4] = {' ', has_cursor ? ' ' : 'n', ' ', ' '};
 
 	bb_spi_run(&plan,
 			   "INSERT INTO bigbrotr.service_state AS s (service_name, state, updated_at)"
-			   " VALUES (" STATE_KEY ", jsonb_build_object('cursor', $2), $3)"
+			   " VALUES (" STATE_KEY ", jsonb_strip_nulls(jsonb_build_object('cursor', $2, 'frontier', $4)), $3)"
 			   " ON CONFLICT (service_name) DO UPDATE SET"
-			   "   state = s.state || jsonb_build_object('cursor',"
-			   "           GREATEST($2, coalesce((s.state->>'cursor')::bigint, $2))),"
+			   "   state = s.state || jsonb_strip_nulls(jsonb_build_object("
+			   "           'cursor', GREATEST($2, (s.state->>'cursor')::bigint),"
+			   "           'frontier', GREATEST($4, (s.state->>'frontier')::bigint, $2))),"
 			   "   updated_at = $3",
-			   3, types, values, NULL, false);
+			   4, types, values, nulls, false);
 }
 
 /* One batch handed to bb_insert_isolating. */
 typedef struct StoreBatch
 {
-	const char *url;
-	const char *network;
-	const SyncEvent *events;	/* the batch's first event */
-	size_t		base;			/* its index among all the events stored */
-	int64		seen_at;
+	SyncStoreBatch *in;
+	const size_t *idx;			/* the batch's first entry in the list of events to insert */
 	int64		fresh;
-	SyncRejected *rejected;		/* the caller's array, n entries at most */
-	size_t		n_rejected;
 } StoreBatch;
 
 static void
@@ -182,59 +318,141 @@ store_rows(void *arg, int off, int len)
 {
 	StoreBatch *b = arg;
 
-	b->fresh += insert_batch(b->url, b->network, b->events + off, len, b->seen_at);
+	b->fresh += insert_batch(b->in->url, b->in->network, b->in->events, b->idx + off, len, b->in->seen_at);
 }
 
 static void
 reject_row(void *arg, int index, const char *sqlstate, const char *message)
 {
 	StoreBatch *b = arg;
-	const SyncEvent *e = &b->events[index];
+	size_t		at = b->idx[index];
+	const SyncEvent *e = &b->in->events[at];
+	SyncRejected *r = &b->in->rejected[b->in->n_rejected++];
 	char		hex[65];
 
 	nostr_hex_encode(e->id, 32, hex);
 	bb_log(BB_WARNING, "relay %s: event %s (created_at " INT64_FORMAT ", kind %d) cannot be stored: "
 		   "SQLSTATE %s: %s; kept as an unstorable shortfall, the cursor stays below it",
-		   b->url, hex, (int64) e->created_at, (int) e->kind, sqlstate, message);
-	b->rejected[b->n_rejected].index = b->base + (size_t) index;
-	b->rejected[b->n_rejected].created_at = e->created_at;
-	memcpy(b->rejected[b->n_rejected].id, e->id, 32);
-	b->n_rejected++;
+		   b->in->url, hex, (int64) e->created_at, (int) e->kind, sqlstate, message);
+	r->index = at;
+	r->created_at = e->created_at;
+	memcpy(r->id, e->id, 32);
 }
 
-int64
-sync_store_events(const char *url, const char *network, const SyncEvent *events, size_t n,
-				  int64 cursor, int64 seen_at, SyncRejected *rejected, size_t *n_rejected)
+/*
+ * Records the sightings of the known events; returns how many the archive no longer held (deleted
+ * since the lookup): those are verified here and, when valid, added to the events to insert.
+ */
+static void
+store_sightings(SyncStoreBatch *in, size_t *insert_idx, size_t *n_insert)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[5] = {BYTEAARRAYOID, TEXTOID, TEXTOID, INT8OID, INT8OID};
+	Datum		values[5];
+	IdIndex    *list = palloc(sizeof(IdIndex) * Max(in->n, 1));
+	size_t		m = 0;
+	bool		isnull;
+	Datum		missing;
+
+	for (size_t i = 0; i < in->n; i++)
+		if (in->events[i].state == SYNC_EV_KNOWN)
+		{
+			list[m].id = in->events[i].id;
+			list[m++].index = i;
+		}
+	if (m == 0)
+		return;
+	qsort(list, m, sizeof(IdIndex), cmp_id_index);
+	values[0] = ids_array(list, m);
+	values[1] = CStringGetTextDatum(in->url);
+	values[2] = CStringGetTextDatum(in->network);
+	values[3] = Int64GetDatum(in->seen_at);
+	values[4] = Int64GetDatum(in->seen_at);
+	bb_spi_run(&plan, "SELECT bigbrotr.insert_sightings($1, $2, $3, $4, $5)", 5, types, values, NULL, false);
+	in->known_recorded += (int64) m;
+	if (SPI_processed != 1)
+		return;
+	missing = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		Datum	   *elems;
+		bool	   *enulls;
+		int			ne;
+
+		deconstruct_array(DatumGetArrayTypeP(missing), BYTEAOID, -1, false, TYPALIGN_INT, &elems, &enulls, &ne);
+		for (int j = 0; j < ne; j++)
+		{
+			bytea	   *b = DatumGetByteaPP(elems[j]);
+			const IdIndex *hit;
+
+			if (enulls[j] || VARSIZE_ANY_EXHDR(b) != 32)
+				continue;
+			for (hit = find_id(list, m, (const uint8_t *) VARDATA_ANY(b));
+				 hit && hit < list + m && memcmp(hit->id, VARDATA_ANY(b), 32) == 0; hit++)
+			{
+				const SyncEvent *e = &in->events[hit->index];
+				nostr_error err;
+
+				in->known_recorded--;
+				if (nostr_sig_verify(e->id, e->pubkey, e->sig, NULL, &err) == NOSTR_OK)
+					insert_idx[(*n_insert)++] = hit->index;
+				else
+				{
+					char		hex[65];
+
+					nostr_hex_encode(e->id, 32, hex);
+					bb_log(BB_WARNING, "relay %s: event %s, no longer archived, has a bad signature: dropped",
+						   in->url, hex);
+					in->late_invalid++;
+				}
+			}
+		}
+	}
+}
+
+void
+sync_store_events(SyncStoreBatch *in)
 {
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "bigbrotr sync batch",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(tmp);
 	size_t		batch = Max(sync_batch_size, 1);
-	StoreBatch	b = {url, network, NULL, 0, seen_at, 0, rejected, 0};
+	size_t	   *insert_idx;
+	size_t		n_insert = 0;
+	StoreBatch	b = {in, NULL, 0};
+	int64		cursor = in->cursor;
 
+	in->n_rejected = 0;
+	in->fresh = 0;
+	in->known_recorded = 0;
+	in->late_invalid = 0;
 	bb_tx_begin();
-	for (size_t off = 0; off < n; off += batch)
+	insert_idx = palloc(sizeof(size_t) * Max(in->n, 1));
+	for (size_t i = 0; i < in->n; i++)
+		if (in->events[i].state == SYNC_EV_VALID)
+			insert_idx[n_insert++] = i;
+	store_sightings(in, insert_idx, &n_insert);
+	for (size_t off = 0; off < n_insert; off += batch)
 	{
 		MemoryContext per_batch = AllocSetContextCreate(tmp, "bigbrotr sync rows", ALLOCSET_DEFAULT_SIZES);
 		MemoryContext outer = MemoryContextSwitchTo(per_batch);
 
-		b.events = events + off;
-		b.base = off;
-		bb_insert_isolating((int) Min(batch, n - off), store_rows, reject_row, &b);
+		b.idx = insert_idx + off;
+		bb_insert_isolating((int) Min(batch, n_insert - off), store_rows, reject_row, &b);
 		MemoryContextSwitchTo(outer);
 		MemoryContextDelete(per_batch);
 		CHECK_FOR_INTERRUPTS();
 	}
 	/* no cursor may pass a row the archive refused: a later cycle asks for it again */
-	for (size_t i = 0; i < b.n_rejected; i++)
-		if (rejected[i].created_at - 1 < cursor)
-			cursor = rejected[i].created_at - 1;
-	write_cursor(url, cursor);
+	for (size_t i = 0; i < in->n_rejected; i++)
+		if (in->rejected[i].created_at - 1 < cursor)
+			cursor = in->rejected[i].created_at - 1;
+	in->cursor = cursor;
+	write_position(in->url, in->write_cursor, cursor, in->frontier);
 	bb_tx_commit();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
-	*n_rejected = b.n_rejected;
-	return b.fresh;
+	in->fresh = b.fresh;
 }
 
 size_t
@@ -292,13 +510,16 @@ sync_store_hints(int64 second, const int32 *kinds, int nkinds, int max, int32 *o
 }
 
 void
-sync_store_finish(const char *url, int64 cycle, const char *stats_json, const char *shortfalls_json)
+sync_store_finish(const char *url, int64 cycle, const char *stats_json, const char *shortfalls_json,
+				  bool replace_shortfalls, bool has_rescan_at, int64 rescan_at)
 {
 	static SPIPlanPtr queue_plan = NULL;
 	static SPIPlanPtr state_plan = NULL;
-	Oid			types[4] = {TEXTOID, TEXTOID, INT8OID, INT8OID};
-	Datum		values[4] = {CStringGetTextDatum(url), CStringGetTextDatum(stats_json),
-	Int64GetDatum(bb_unix_now()), Int64GetDatum(cycle)};
+	Oid			types[6] = {TEXTOID, TEXTOID, INT8OID, INT8OID, BOOLOID, INT8OID};
+	Datum		values[6] = {CStringGetTextDatum(url), CStringGetTextDatum(stats_json),
+		Int64GetDatum(bb_unix_now()), Int64GetDatum(cycle), BoolGetDatum(replace_shortfalls),
+	Int64GetDatum(rescan_at)};
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', has_rescan_at ? ' ' : 'n'};
 
 	bb_tx_begin();
 	bb_spi_run(&queue_plan,
@@ -306,12 +527,24 @@ sync_store_finish(const char *url, int64 cycle, const char *stats_json, const ch
 			   " WHERE relay_url = $1 AND cycle = $4",
 			   4, types, values, NULL, false);
 	values[1] = CStringGetTextDatum(shortfalls_json);
+
+	/*
+	 * A session that covered the relay from its cursor on replaces the recorded shortfalls; one
+	 * that went on from the frontier adds its own to those still waiting for a rescan (at most 64).
+	 */
 	bb_spi_run(&state_plan,
 			   "INSERT INTO bigbrotr.service_state AS s (service_name, state, updated_at)"
-			   " VALUES (" STATE_KEY ", jsonb_build_object('last_sync', $3, 'shortfalls', $2::jsonb), $3)"
+			   " VALUES (" STATE_KEY ", jsonb_strip_nulls(jsonb_build_object('last_sync', $3, 'shortfalls', $2::jsonb,"
+			   "         'rescan_at', $6)), $3)"
 			   " ON CONFLICT (service_name) DO UPDATE SET"
-			   "   state = s.state || jsonb_build_object('last_sync', $3, 'shortfalls', $2::jsonb),"
+			   "   state = s.state || jsonb_build_object('last_sync', $3, 'shortfalls',"
+			   "     CASE WHEN $5 THEN $2::jsonb ELSE"
+			   "       (SELECT coalesce(jsonb_agg(x.v ORDER BY x.n), '[]'::jsonb) FROM"
+			   "          (SELECT v, n FROM jsonb_array_elements(coalesce(s.state->'shortfalls', '[]'::jsonb) || $2::jsonb)"
+			   "             WITH ORDINALITY AS e(v, n) ORDER BY n LIMIT 64) x) END)"
+			   "     || CASE WHEN $6 IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('rescan_at',"
+			   "          GREATEST($6, (s.state->>'rescan_at')::bigint)) END,"
 			   "   updated_at = $3",
-			   3, types, values, NULL, false);
+			   6, types, values, nulls, false);
 	bb_tx_commit();
 }

@@ -1,12 +1,17 @@
 /*
  * sync_worker.c: one of the synchronizer's parallel processes, a dynamic background worker started
- * by the coordinator (synchronizer.c) for one cycle. It claims relays from the cycle's queue, syncs
- * up to bigbrotr.synchronizer_max_parallel of them at once on one WebSocket event loop
- * (sync/sync_session), and stores each relay's verified events with its cursor in one transaction
- * per batch. Between loop slices it answers a session waiting for archive hints (the kinds and
- * authors archived at a crowded second, one SPI query) and stores a session whose buffer is full
- * (its socket is paused until then). A row the archive refuses becomes that relay's "unstorable"
- * shortfall. It exits when the queue is empty or at SIGTERM, after storing what it holds.
+ * by the coordinator (synchronizer.c) for one cycle. It claims relays from the cycle's queue (its
+ * fair share, one at a time as slots free up), syncs up to bigbrotr.synchronizer_max_parallel of
+ * them at once on one WebSocket event loop (sync/sync_session), and stores each relay's events with
+ * its position in one transaction per batch. Received events are looked up in the archive between
+ * loop slices (one query per relay and slice): an (id, sig) already archived only gets its
+ * sighting recorded; the others' signatures are checked on the verify pool's threads
+ * (sync/verify_pool) while this thread stores the previous batch, and a batch is stored once its
+ * prefix is settled. Between slices it also answers a session waiting for archive hints (one SPI
+ * query) and stores a session whose buffer is full (its socket is paused until then). A row the
+ * archive refuses becomes that relay's "unstorable" shortfall. Each relay goes on from its
+ * frontier, and rescans its recent history once per bigbrotr.synchronizer_rescan_interval. It
+ * exits when the queue is empty or at SIGTERM, after storing what it holds.
  */
 #include "postgres.h"
 
@@ -31,21 +36,32 @@
 #include "services/synchronizer/synchronizer.h"
 
 #define FLUSH_EVERY_MS 1000
-#define CLAIM_RETRY_MS 2000
+#define CLAIM_RETRY_MS 1000
 #define MAX_MESSAGE_SIZE (4 * 1024 * 1024)
 
 typedef struct Slot
 {
 	SyncSession *session;
 	SyncClaim	claim;
+	int64		claim_at_ms;	/* a free slot claims its first relay from then (the stagger) */
 	int64		started_at;
+	int64		range_end;		/* the session covers [start, range_end] */
+	bool		rescan;			/* this session rescans the relay's recent history */
+	bool		contiguous;		/* it starts at or before the cursor + 1: it may move the cursor */
 	int64		last_flush_ms;
 	int64		last_cursor;	/* as last written */
+	int64		last_frontier;
 	int64		stored_new;
+	int64		known_recorded; /* sightings of known events recorded */
 	int64		db_unstorable;	/* rows PostgreSQL refused (each an unstorable shortfall) */
+	int64		late_invalid;
 	int64		hint_queries;
+	int64		lookups;
 	bool		failed;			/* storing failed: the relay is abandoned for this cycle */
 } Slot;
+
+static VerifyPool *verify_pool = NULL;
+static KnownCache *known_cache = NULL;
 
 static void sample_private_memory(void);
 
@@ -79,24 +95,53 @@ hints_query(void *arg)
 					 q->out_authors, q->na);
 }
 
+/* One flush: the settled prefix of a session's buffer and the position it justifies. */
+typedef struct FlushJob
+{
+	Slot	   *slot;
+	SyncStoreBatch batch;
+} FlushJob;
+
 static void
 store_slot_events(void *arg)
 {
-	Slot	   *slot = arg;
-	size_t		n;
-	const SyncEvent *events = sync_session_events(slot->session, &n);
-	int64		cursor = sync_session_cursor(slot->session);
-	SyncRejected *rejected = palloc(sizeof(SyncRejected) * Max(n, 1));
-	size_t		n_rejected = 0;
+	FlushJob   *job = arg;
 
-	slot->stored_new += sync_store_events(slot->claim.url, slot->claim.network, events, n, cursor,
-										  bb_unix_now(), rejected, &n_rejected);
-	/* committed: from now on the session's cursor stays below every refused row */
-	for (size_t i = 0; i < n_rejected; i++)
-		sync_session_hold(slot->session, rejected[i].created_at, rejected[i].id);
-	slot->db_unstorable += (int64) n_rejected;
-	slot->last_cursor = n_rejected > 0 ? Min(cursor, sync_session_cursor(slot->session)) : cursor;
-	pfree(rejected);
+	sync_store_events(&job->batch);
+}
+
+static void
+lookup_query(void *arg)
+{
+	Slot	   *slot = arg;
+	size_t		first;
+	size_t		n = sync_session_unlooked(slot->session, &first);
+	size_t		count;
+	const SyncEvent *events = sync_session_events(slot->session, &count);
+	bool	   *archived = palloc(sizeof(bool) * Max(n, 1));
+
+	sync_store_lookup(events + first, n, archived);
+	sync_session_looked_up(slot->session, archived);
+	pfree(archived);
+}
+
+/* Looks the session's new arrivals up in the archive (one query); a failure only costs verifies. */
+static void
+lookup_new(Slot *slot)
+{
+	size_t		first;
+	char	   *error;
+
+	if (slot->failed || sync_session_unlooked(slot->session, &first) == 0)
+		return;
+	slot->lookups++;
+	error = bb_catch_error(lookup_query, slot, false);
+	if (error)
+	{
+		bb_log(BB_WARNING, "relay %s: archive lookup failed, the events are verified instead: %s",
+			   slot->claim.url, error);
+		sync_session_settle(slot->session);
+	}
 }
 
 /* A session waits for the archive's kinds and authors at a crowded second: one query, then on. */
@@ -139,24 +184,72 @@ answer_hints(Slot *slot)
 	pfree(out_authors);
 }
 
-/* Stores the session's buffered events with its cursor; a failure abandons the relay, not the worker. */
+/*
+ * Stores the settled prefix of the session's buffer (all of it when force) with the position it
+ * justifies; a failure abandons the relay, not the worker.
+ */
 static void
-flush(Slot *slot)
+flush(Slot *slot, bool force)
 {
-	size_t		n;
+	size_t		k;
 	char	   *error;
+	FlushJob	job;
+	size_t		n;
+	const SyncEvent *events;
 
-	sync_session_events(slot->session, &n);
-	if (slot->failed || (n == 0 && sync_session_cursor(slot->session) == slot->last_cursor))
+	if (slot->failed)
 		return;
-	error = bb_catch_error(store_slot_events, slot, false);
+	lookup_new(slot);
+	k = force ? sync_session_settle(slot->session) : sync_session_ready(slot->session);
+	events = sync_session_events(slot->session, &n);
+	memset(&job, 0, sizeof(job));
+	job.slot = slot;
+	job.batch.url = slot->claim.url;
+	job.batch.network = slot->claim.network;
+	job.batch.events = events;
+	job.batch.n = k;
+	job.batch.write_cursor = slot->contiguous;
+	job.batch.cursor = sync_session_cursor_for(slot->session, k);
+	job.batch.frontier = sync_session_frontier_for(slot->session, k);
+	job.batch.seen_at = bb_unix_now();
+	if (k == 0 && (!slot->contiguous || job.batch.cursor == slot->last_cursor) &&
+		job.batch.frontier == slot->last_frontier)
+		return;
+	job.batch.rejected = palloc(sizeof(SyncRejected) * Max(k, 1));
+	error = bb_catch_error(store_slot_events, &job, false);
 	if (error)
 	{
 		bb_log(BB_WARNING, "relay %s: storing %zu events failed, relay abandoned this cycle: %s",
-			   slot->claim.url, n, error);
+			   slot->claim.url, k, error);
 		slot->failed = true;
+		sync_session_clear_events(slot->session);
+		pfree(job.batch.rejected);
+		return;
 	}
-	sync_session_clear_events(slot->session);
+	/* committed: from now on the session's cursor stays below every refused row */
+	for (size_t i = 0; i < job.batch.n_rejected; i++)
+		sync_session_hold(slot->session, job.batch.rejected[i].created_at, job.batch.rejected[i].id);
+	if (known_cache)
+		for (size_t i = 0; i < k; i++)
+		{
+			bool		refused = false;
+
+			if (events[i].state != SYNC_EV_VALID)
+				continue;
+			for (size_t r = 0; r < job.batch.n_rejected && !refused; r++)
+				refused = job.batch.rejected[r].index == i;
+			if (!refused)
+				known_cache_add(known_cache, events[i].id, events[i].sig);
+		}
+	slot->stored_new += job.batch.fresh;
+	slot->known_recorded += job.batch.known_recorded;
+	slot->late_invalid += job.batch.late_invalid;
+	slot->db_unstorable += (int64) job.batch.n_rejected;
+	if (slot->contiguous)
+		slot->last_cursor = job.batch.cursor;
+	slot->last_frontier = job.batch.frontier;
+	pfree(job.batch.rejected);
+	sync_session_consume(slot->session, k);
 	slot->last_flush_ms = net_clock_ms();
 	sample_private_memory();
 }
@@ -218,9 +311,15 @@ relay_stats_json(const Slot *slot, const char *end_name)
 	json_writer_string(&w, "end", end_name);
 	json_writer_int(&w, "events_received", st->events_received);
 	json_writer_int(&w, "events_valid", st->events_valid);
-	json_writer_int(&w, "events_invalid", st->events_invalid);
+	json_writer_int(&w, "events_invalid", st->events_invalid + slot->late_invalid);
 	json_writer_int(&w, "events_unstorable", st->events_unstorable + slot->db_unstorable);
 	json_writer_int(&w, "events_new", slot->stored_new);
+	json_writer_int(&w, "events_known", st->events_known);
+	json_writer_int(&w, "sightings_known", slot->known_recorded);
+	json_writer_int(&w, "events_verified", st->events_verified);
+	json_writer_int(&w, "lookups", slot->lookups);
+	json_writer_int(&w, "bytes_received", st->bytes_received);
+	json_writer_bool(&w, "rescan", slot->rescan);
 	json_writer_int(&w, "requests", ws->requests);
 	json_writer_int(&w, "splits", ws->splits);
 	json_writer_int(&w, "narrowed", ws->narrowed);
@@ -234,6 +333,7 @@ relay_stats_json(const Slot *slot, const char *end_name)
 	json_writer_int(&w, "rx_pauses", st->rx_pauses);
 	json_writer_int(&w, "failures", ws->failures);
 	json_writer_int(&w, "cursor", slot->last_cursor);
+	json_writer_int(&w, "frontier", slot->last_frontier);
 	json_writer_end_object(&w);
 	return buf.data;
 }
@@ -253,7 +353,7 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 	char	   *shortfalls;
 
 	/* The last flush first: when it fails, the relay's result must say so. */
-	flush(slot);
+	flush(slot, true);
 	end_name = slot->failed ? "store_failed" : stopping && end == SYNC_END_NONE ? "stopped" :
 		end == SYNC_END_COMPLETE && ws->shortfalls > 0 ? "incomplete" : sync_session_end_name(end);
 	drain_logs(slot);
@@ -270,50 +370,99 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 	bb_log(end == SYNC_END_COMPLETE && ws->shortfalls == 0 ? BB_INFO : BB_WARNING, "relay %s: %s", slot->claim.url, stats);
 	/* A stopped relay stays unfinished in the queue; the next cycle resumes from its cursor. */
 	if (!stopping || end != SYNC_END_NONE)
-		sync_store_finish(slot->claim.url, cycle, stats, shortfalls);
+	{
+		/* a rescan counts once it reached the end of its range */
+		bool		rescanned = slot->rescan && !slot->failed && slot->last_frontier >= slot->range_end;
+
+		sync_store_finish(slot->claim.url, cycle, stats, shortfalls, slot->contiguous, rescanned,
+						  slot->range_end);
+	}
 	sync_session_free(slot->session);
 	slot->session = NULL;
 }
 
+/*
+ * Where a relay's session starts. Without a position: from default_start (a full scan, which counts
+ * as a rescan). When a rescan is due (every rescan_interval): from lookback before the previous
+ * rescan began (so an event published since then, backdated by up to lookback, is caught), or from
+ * the cursor if that is older (a shortfall it holds is retried). Otherwise: overlap_seconds before
+ * the frontier's end (an unchanged relay sends almost nothing; an event that reached the relay a
+ * little after its created_at is still caught).
+ */
+static void
+plan_range(Slot *slot, int64 now, int64 *start)
+{
+	SyncRelayState st;
+
+	if (!sync_use_relay_state || !sync_store_read_state(slot->claim.url, &st))
+	{
+		*start = sync_default_start;
+		slot->rescan = true;
+		slot->contiguous = true;
+		slot->last_cursor = *start - 1;
+		slot->last_frontier = *start - 1;
+		return;
+	}
+	slot->last_cursor = st.cursor;
+	slot->last_frontier = st.has_frontier ? Max(st.frontier, st.cursor) : st.cursor;
+	if (sync_rescan_interval == 0 || !st.has_frontier || !st.has_rescan_at ||
+		now - st.rescan_at >= sync_rescan_interval)
+	{
+		int64		base = st.has_rescan_at ? Min(st.rescan_at, st.cursor + 1) : st.cursor;
+
+		*start = Max(Min(st.cursor + 1, base - (int64) sync_lookback_seconds), 0);
+		slot->rescan = true;
+		slot->contiguous = true;
+	}
+	else
+	{
+		*start = Max(slot->last_frontier + 1 - (int64) sync_overlap_seconds, 0);
+		slot->rescan = false;
+		slot->contiguous = *start <= st.cursor + 1;
+	}
+}
+
 static bool
-start_slot(Slot *slot, WsLoop *loop, nostr_pubkey_cache *cache, int64 cycle, int32 *kinds, int nkinds)
+start_slot(Slot *slot, int active, int processes, WsLoop *loop, nostr_pubkey_cache *cache, int64 cycle,
+		   int32 *kinds, int nkinds)
 {
 	SyncSessionConfig cfg = {0};
-	int64		cursor;
 	int64		now = bb_unix_now();
 
-	if (!sync_store_claim(cycle, &slot->claim))
+	if (!sync_store_claim(cycle, active, processes, &slot->claim))
 		return false;
 	cfg.url = slot->claim.url;
 	cfg.via_tor = strcmp(slot->claim.network, "tor") == 0;
-	if (sync_use_relay_state && sync_store_read_cursor(slot->claim.url, &cursor))
-		cfg.start = Max(cursor - sync_lookback_seconds, 0);
-	else
-		cfg.start = sync_default_start;
+	plan_range(slot, now, &cfg.start);
 	cfg.end = now;
 	cfg.limit = sync_limit;
 	cfg.kinds = kinds;
 	cfg.kinds_count = nkinds;
 	cfg.request_timeout_ms = slot->claim.request_timeout * 1000;
 	cfg.relay_timeout_ms = slot->claim.relay_timeout * 1000;
-	cfg.stagger_ms = sync_stagger_delay > 0 ? (int) (random() % ((long) sync_stagger_delay * 1000 + 1)) : 0;
+	cfg.stagger_ms = 0;			/* staggered before the claim */
 	cfg.max_message_size = MAX_MESSAGE_SIZE;
 	cfg.max_narrowing_keys = sync_max_narrowing_keys;
 	cfg.max_answer = Max((int64) sync_max_answer_events, (int64) sync_limit);
 	cfg.max_buffered = (size_t) Max(sync_max_buffered_events, sync_batch_size);
 	cfg.want_hints = sync_archive_hints;
+	cfg.pool = verify_pool;
+	cfg.known = known_cache;
 	slot->session = sync_session_new(loop, &cfg, cache);
 	if (slot->session == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory starting a relay session")));
 	slot->started_at = now;
+	slot->range_end = cfg.end;
 	slot->last_flush_ms = net_clock_ms();
-	slot->last_cursor = cfg.start - 1;
 	slot->stored_new = 0;
+	slot->known_recorded = 0;
 	slot->db_unstorable = 0;
+	slot->late_invalid = 0;
 	slot->hint_queries = 0;
+	slot->lookups = 0;
 	slot->failed = false;
-	bb_log(BB_DEBUG, "relay %s: syncing [" INT64_FORMAT ", " INT64_FORMAT "] after a %d ms stagger",
-		   slot->claim.url, (int64) cfg.start, (int64) cfg.end, cfg.stagger_ms);
+	bb_log(BB_DEBUG, "relay %s: syncing [" INT64_FORMAT ", " INT64_FORMAT "]%s", slot->claim.url,
+		   (int64) cfg.start, (int64) cfg.end, slot->rescan ? " (rescan)" : "");
 	return true;
 }
 
@@ -358,14 +507,20 @@ static void
 log_resources(int64 relays, int64 events)
 {
 	struct rusage ru;
+	VerifyPoolStats vs = {0};
 
 	sample_private_memory();
-	getrusage(RUSAGE_SELF, &ru);
+	getrusage(RUSAGE_SELF, &ru);	/* all threads: the pool's CPU counts too */
+
+	if (verify_pool)
+		vs = verify_pool_stats(verify_pool);
 	bb_log(BB_INFO, "worker done: " INT64_FORMAT " relays, " INT64_FORMAT " events received, cpu user %.2f s sys %.2f s, "
-		   "VmHWM %ld kB, peak private (RssAnon) %ld kB, shared now (RssShmem) %ld kB",
+		   "VmHWM %ld kB, peak private (RssAnon) %ld kB, shared now (RssShmem) %ld kB, "
+		   "signatures verified by %d pool threads " INT64_FORMAT ", by the main thread " INT64_FORMAT,
 		   relays, events, ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
 		   ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, proc_status_kb("VmHWM"), peak_private_kb,
-		   proc_status_kb("RssShmem"));
+		   proc_status_kb("RssShmem"), verify_pool_threads(verify_pool), (int64) vs.run_by_helpers,
+		   (int64) vs.run_by_caller);
 }
 
 static void
@@ -374,8 +529,33 @@ destroy_loop(int code, Datum arg)
 	ws_loop_destroy((WsLoop *) DatumGetPointer(arg));
 }
 
+/* Registered before the loop's, so it runs after it: the threads stop and are joined. */
 static void
-run_worker(int64 cycle)
+destroy_verify_pool(int code, Datum arg)
+{
+	verify_pool_free(verify_pool);
+	verify_pool = NULL;
+	known_cache_free(known_cache);
+	known_cache = NULL;
+}
+
+static void
+start_verify_pool(void)
+{
+	char		error[256];
+
+	if (sync_known_cache_size > 0 && (known_cache = known_cache_new((size_t) sync_known_cache_size)) == NULL)
+		bb_log(BB_WARNING, "no memory for a known-event cache of %d entries: the archive lookup alone is used",
+			   sync_known_cache_size);
+	if (sync_verify_threads > 0 &&
+		(verify_pool = verify_pool_new(sync_verify_threads, error, sizeof(error))) == NULL)
+		bb_log(BB_WARNING, "could not start %d signature threads (%s): the main thread verifies",
+			   sync_verify_threads, error);
+	before_shmem_exit(destroy_verify_pool, (Datum) 0);
+}
+
+static void
+run_worker(int64 cycle, int processes)
 {
 	WsLoop	   *loop;
 	nostr_pubkey_cache *cache = nostr_pubkey_cache_new(4096);
@@ -383,11 +563,17 @@ run_worker(int64 cycle)
 	int			nslots = sync_max_parallel;
 	int32	   *kinds;
 	int			nkinds = sync_kinds_list(&kinds);
-	bool		queue_empty = false;
+	bool		nothing_left = false;
 	int64		next_claim_ms = 0;
+	int64		t0 = net_clock_ms();
 
+	start_verify_pool();
 	loop = bb_ws_loop_create("bigbrotr-synchronizer/" BIGBROTR_VERSION, MAX_MESSAGE_SIZE);
 	before_shmem_exit(destroy_loop, PointerGetDatum(loop));
+	/* the first slot starts at once; the others' first claims are spread over the stagger */
+	for (int i = 1; i < nslots; i++)
+		slots[i].claim_at_ms = t0 + (sync_stagger_delay > 0 ?
+									 (int64) (random() % ((long) sync_stagger_delay * 1000 + 1)) : 0);
 
 	for (;;)
 	{
@@ -397,43 +583,66 @@ run_worker(int64 cycle)
 		if (service_should_stop())
 			break;
 		service_reload_if_pending();
-		if (!queue_empty || now_ms >= next_claim_ms)
-		{
-			queue_empty = false;
-			for (int i = 0; i < nslots && !queue_empty; i++)
-				if (slots[i].session == NULL &&
-					!start_slot(&slots[i], loop, cache, cycle, kinds, nkinds))
-				{
-					queue_empty = true;
-					next_claim_ms = now_ms + CLAIM_RETRY_MS;
-				}
-		}
 		for (int i = 0; i < nslots; i++)
 			active += slots[i].session != NULL;
-		if (active == 0 && queue_empty)
-			break;
+		if (now_ms >= next_claim_ms)
+			for (int i = 0; i < nslots; i++)
+			{
+				if (slots[i].session != NULL || slots[i].claim_at_ms > now_ms)
+					continue;
+				if (!start_slot(&slots[i], active, processes, loop, cache, cycle, kinds, nkinds))
+				{
+					/* nothing to claim, or this process holds its share: look again soon */
+					nothing_left = active == 0 && !sync_store_unclaimed(cycle);
+					next_claim_ms = now_ms + CLAIM_RETRY_MS;
+					break;
+				}
+				active++;
+			}
+		if (active == 0 && nothing_left)
+		{
+			bool		staggered = false;
+
+			for (int i = 0; i < nslots; i++)
+				staggered |= slots[i].claim_at_ms > now_ms;
+			if (!staggered || !sync_store_unclaimed(cycle))
+				break;
+		}
 
 		ws_loop_run(loop, 100);
 
 		for (int i = 0; i < nslots; i++)
 		{
 			Slot	   *slot = &slots[i];
-			size_t		pending;
 
 			if (slot->session == NULL)
 				continue;
 			sync_session_tick(slot->session);
 			drain_logs(slot);
-			sync_session_events(slot->session, &pending);
 			if (sync_session_end(slot->session) != SYNC_END_NONE || slot->failed)
+			{
 				finish_slot(slot, cycle, false);
+				next_claim_ms = 0;	/* a slot is free: claim the next relay at once */
+			}
 			else
 			{
-				if (pending >= (size_t) sync_batch_size || sync_session_paused(slot->session) ||
-					net_clock_ms() - slot->last_flush_ms >= FLUSH_EVERY_MS)
-					flush(slot);
-				/* flushed first: the archive's hints then include what this relay just sent */
-				answer_hints(slot);
+				int64_t		second;
+				const int32_t *hk;
+				size_t		hn,
+							hmax;
+
+				lookup_new(slot);
+				if (sync_session_paused(slot->session))
+					flush(slot, true);
+				else if (sync_session_ready(slot->session) >= (size_t) sync_batch_size ||
+						 net_clock_ms() - slot->last_flush_ms >= FLUSH_EVERY_MS)
+					flush(slot, false);
+				if (sync_session_hints_wanted(slot->session, &second, &hk, &hn, &hmax))
+				{
+					/* stored first: the archive's hints then include what this relay just sent */
+					flush(slot, true);
+					answer_hints(slot);
+				}
 				drain_logs(slot);
 			}
 		}
@@ -450,16 +659,22 @@ void
 bigbrotr_sync_worker_main(Datum main_arg)
 {
 	int64		cycle;
+	int			processes;
 	MemoryContext ctx;
 
 	service_install_signal_handlers();
 	bigbrotr_process_name = "synchronizer worker";
-	cycle = strtoll(MyBgworkerEntry->bgw_extra, NULL, 10);
+	{
+		char	   *endp;
+
+		cycle = strtoll(MyBgworkerEntry->bgw_extra, &endp, 10);
+		processes = (int) strtol(endp, NULL, 10);
+	}
 	bb_worker_connect();
 	pgstat_report_appname(MyBgworkerEntry->bgw_name);
 	srandom((unsigned) (MyProcPid ^ (cycle & 0xffffffff)));
 	ctx = AllocSetContextCreate(TopMemoryContext, "bigbrotr sync worker", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(ctx);
-	run_worker(cycle);
+	run_worker(cycle, Max(processes, 1));
 	proc_exit(0);
 }

@@ -46,6 +46,10 @@ int			sync_max_narrowing_keys = 100;
 int			sync_max_answer_events = 5000;
 int			sync_max_buffered_events = 20000;
 bool		sync_archive_hints = true;
+int			sync_verify_threads = 2;
+int			sync_known_cache_size = 65536;
+int			sync_rescan_interval = 86400;
+int			sync_overlap_seconds = 120;
 
 /* "1, 7,30023": integers 0..65535 separated by commas; empty for all kinds. */
 static bool
@@ -128,7 +132,7 @@ synchronizer_define_gucs(void)
 			   "Largest random delay before a relay's sync starts (uniform from 0).",
 			   &sync_stagger_delay, 60, 0, 3600, GUC_UNIT_S);
 	bb_define_int_setting("bigbrotr.synchronizer_lookback_seconds",
-			   "A relay's sync starts this long before its stored cursor.",
+			   "A rescan starts this long before the previous rescan began (late events backdated up to this are caught).",
 			   &sync_lookback_seconds, 86400, 0, INT_MAX, GUC_UNIT_S);
 	bb_define_bool_setting("bigbrotr.synchronizer_use_relay_state",
 						   "Resume each relay from its stored cursor (else from default_start).",
@@ -165,6 +169,18 @@ synchronizer_define_gucs(void)
 	bb_define_int_setting("bigbrotr.synchronizer_max_buffered_events",
 			   "Verified events one relay may have waiting to be stored before its socket is paused.",
 			   &sync_max_buffered_events, 20000, 100, 1000000, 0);
+	bb_define_int_setting("bigbrotr.synchronizer_rescan_interval",
+			   "Seconds between two rescans of a relay's recent history; in between, cycles go on from where the last ended (0: rescan every cycle).",
+			   &sync_rescan_interval, 86400, 0, INT_MAX, GUC_UNIT_S);
+	bb_define_int_setting("bigbrotr.synchronizer_overlap_seconds",
+			   "Between rescans, a cycle starts this long before where the last ended (events that reach a relay late).",
+			   &sync_overlap_seconds, 120, 0, 86400, GUC_UNIT_S);
+	bb_define_int_setting("bigbrotr.synchronizer_verify_threads",
+			   "Threads per worker process that verify signatures while the main thread stores (0: the main thread verifies).",
+			   &sync_verify_threads, 2, 0, 32, 0);
+	bb_define_int_setting("bigbrotr.synchronizer_known_cache",
+			   "(id, sig) pairs each worker process remembers as archived, 96 bytes each (0: none; the archive lookup remains).",
+			   &sync_known_cache_size, 65536, 0, 16 * 1024 * 1024, 0);
 	bb_define_bool_setting("bigbrotr.synchronizer_archive_hints",
 						   "Narrow a crowded second also by the kinds and authors the archive holds at it.",
 						   &sync_archive_hints, true);
@@ -210,7 +226,7 @@ fill_queue(ServiceCycle *cycle, int64 cycle_id)
 }
 
 static BackgroundWorkerHandle *
-start_worker(int64 cycle_id, int n)
+start_worker(int64 cycle_id, int n, int processes)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -219,7 +235,7 @@ start_worker(int64 cycle_id, int n)
 	snprintf(name, sizeof(name), "bigbrotr synchronizer worker %d", n);
 	bb_worker_fill(&worker, "bigbrotr_sync_worker_main", "bigbrotr synchronizer worker", name,
 				   BGW_NEVER_RESTART);
-	snprintf(worker.bgw_extra, BGW_EXTRALEN, INT64_FORMAT, cycle_id);
+	snprintf(worker.bgw_extra, BGW_EXTRALEN, INT64_FORMAT " %d", cycle_id, processes);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		return NULL;
 	return handle;
@@ -265,7 +281,8 @@ collect_results(ServiceCycle *cycle, int64 cycle_id)
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(cycle_id)};
 	static const char *const names[] = {"relays_done", "relays_unfinished", "events_received", "events_invalid",
-		"events_unstorable", "events_new", "requests", "shortfalls", "relays_incomplete"};
+		"events_unstorable", "events_new", "requests", "shortfalls", "relays_incomplete", "events_known",
+	"bytes_received"};
 
 	bb_tx_begin();
 	bb_spi_run(&plan,
@@ -276,7 +293,9 @@ collect_results(ServiceCycle *cycle, int64 cycle_id)
 			   " coalesce(sum((stats->>'events_new')::bigint), 0)::bigint,"
 			   " coalesce(sum((stats->>'requests')::bigint), 0)::bigint,"
 			   " coalesce(sum((stats->>'shortfalls')::bigint), 0)::bigint,"
-			   " count(*) FILTER (WHERE done AND stats->>'end' <> 'complete')"
+			   " count(*) FILTER (WHERE done AND stats->>'end' <> 'complete'),"
+			   " coalesce(sum((stats->>'events_known')::bigint), 0)::bigint,"
+			   " coalesce(sum((stats->>'bytes_received')::bigint), 0)::bigint"
 			   " FROM bigbrotr.synchronizer_queue WHERE cycle = $1",
 			   1, types, values, NULL, true);
 	if (SPI_processed == 1)
@@ -307,7 +326,7 @@ synchronizer_run_cycle(ServiceCycle *cycle)
 	handles = palloc0(sizeof(BackgroundWorkerHandle *) * nworkers);
 	for (int i = 0; i < nworkers; i++)
 	{
-		handles[i] = start_worker(cycle_id, i + 1);
+		handles[i] = start_worker(cycle_id, i + 1, nworkers);
 		if (handles[i] == NULL)
 		{
 			bb_log(BB_WARNING, "could start only %d of %d worker processes (max_worker_processes)", i, nworkers);

@@ -28,6 +28,10 @@ extern int	sync_max_narrowing_keys;
 extern int	sync_max_answer_events;
 extern int	sync_max_buffered_events;
 extern bool sync_archive_hints;
+extern int	sync_verify_threads;
+extern int	sync_known_cache_size;
+extern int	sync_rescan_interval;
+extern int	sync_overlap_seconds;
 
 /* The kinds GUC parsed into *kinds (palloc'd); returns the count (0: all kinds). */
 int			sync_kinds_list(int32 **kinds);
@@ -41,10 +45,32 @@ typedef struct SyncClaim
 	int			relay_timeout;
 } SyncClaim;
 
-/* Claims the next relay of this cycle (unclaimed, or claimed by a process that is gone). */
-bool		sync_store_claim(int64 cycle, SyncClaim *claim);
-/* The relay's stored cursor; false when it has none. */
-bool		sync_store_read_cursor(const char *url, int64 *cursor);
+/*
+ * Claims the next relay of this cycle (unclaimed, or claimed by a process that is gone), unless
+ * this process already holds `active` relays, its fair share of the relays still open with
+ * `processes` processes (0 active: always).
+ */
+bool		sync_store_claim(int64 cycle, int active, int processes, SyncClaim *claim);
+/* Whether relays of this cycle wait to be claimed. */
+bool		sync_store_unclaimed(int64 cycle);
+
+/* A relay's position in service_state: each field may be absent. */
+typedef struct SyncRelayState
+{
+	bool		has_cursor;
+	int64		cursor;			/* every event up to here is archived (never past a shortfall) */
+	bool		has_frontier;
+	int64		frontier;		/* synced up to here, shortfalls recorded (cursor <= frontier) */
+	bool		has_rescan_at;
+	int64		rescan_at;		/* when the last completed rescan started (Unix seconds) */
+} SyncRelayState;
+
+/* The relay's stored position; false when it has no cursor. */
+bool		sync_store_read_state(const char *url, SyncRelayState *state);
+
+/* archived[i]: the archive holds events[i] (state SYNC_EV_LOOKUP) with the same id and signature. */
+void		sync_store_lookup(const SyncEvent *events, size_t n, bool *archived);
+
 /* An event PostgreSQL refused to store (its row isolated by bb_insert_isolating). */
 typedef struct SyncRejected
 {
@@ -53,24 +79,47 @@ typedef struct SyncRejected
 	uint8		id[32];
 } SyncRejected;
 
+/* One settled batch of a relay, stored by sync_store_events. */
+typedef struct SyncStoreBatch
+{
+	const char *url;
+	const char *network;
+	const SyncEvent *events;	/* VALID: inserted; KNOWN: sighting; INVALID: skipped */
+	size_t		n;
+	bool		write_cursor;	/* false: the cursor stays as stored (a gap lies before) */
+	int64		cursor;			/* in: the cursor the batch justifies; out: as written */
+	int64		frontier;
+	int64		seen_at;
+	SyncRejected *rejected;		/* room for n entries */
+	size_t		n_rejected;		/* out */
+	int64		fresh;			/* out: events new to the archive */
+	int64		known_recorded; /* out: sightings of known events recorded */
+	int64		late_invalid;	/* out: known events gone from the archive with a bad signature */
+} SyncStoreBatch;
+
 /*
- * Stores the events in one transaction with the relay's cursor (which only moves forward), in
- * batches of sync_batch_size. A row PostgreSQL refuses costs only itself: it is logged (WARNING,
- * with the relay URL, event id, SQLSTATE and message), listed in rejected (room for n entries),
- * and the cursor written stays below its created_at. Returns how many events were new.
+ * Stores the batch in one transaction with the relay's position (which only moves forward): the
+ * sightings of KNOWN events through bigbrotr.insert_sightings (one the archive no longer holds is
+ * verified and inserted), VALID events through bigbrotr.insert_events in batches of
+ * sync_batch_size. A row PostgreSQL refuses costs only itself: it is logged (WARNING, with the
+ * relay URL, event id, SQLSTATE and message), listed in rejected, and the cursor written stays
+ * below its created_at.
  */
-int64		sync_store_events(const char *url, const char *network, const SyncEvent *events,
-							  size_t n, int64 cursor, int64 seen_at, SyncRejected *rejected,
-							  size_t *n_rejected);
+void		sync_store_events(SyncStoreBatch *batch);
 /*
  * The archive's distinct kinds (of the given kinds, all when nkinds is 0) and authors of events
  * created at second, at most max of each, in one parameterized query. Returns how many in all.
  */
 size_t		sync_store_hints(int64 second, const int32 *kinds, int nkinds, int max, int32 *out_kinds,
 							 size_t *n_kinds, uint8 (*out_authors)[32], size_t *n_authors);
-/* Marks the relay done in the queue with its stats, and records shortfalls in its state. */
+/*
+ * Marks the relay done in the queue with its stats, and records its shortfalls in its state
+ * (replacing those recorded, or added to them when the session did not start at the cursor), with
+ * the start of a completed rescan when there was one.
+ */
 void		sync_store_finish(const char *url, int64 cycle, const char *stats_json,
-							  const char *shortfalls_json);
+							  const char *shortfalls_json, bool replace_shortfalls,
+							  bool has_rescan_at, int64 rescan_at);
 
 PGDLLEXPORT void bigbrotr_sync_worker_main(Datum main_arg);
 
