@@ -19,22 +19,23 @@ AS $$
 $$;
 
 -- The entries (bigbrotr.tagvalue_entry) of the values of the tags whose name is a single character,
--- as relays index them for #x filters.
+-- as relays index them for #x filters. In C (src/sql/tagvalues_sql.c): the expression of the
+-- generated column events.tagvalues runs once per stored event and calls no SQL. Its result is
+-- exactly that of the SQL form it replaced in 0.2.0 (sql/06_tag_values.sql compares them):
+--   SELECT coalesce(array_agg(bigbrotr.tagvalue_entry(t->>1)), '{}'::text[])
+--   FROM jsonb_array_elements(CASE WHEN jsonb_typeof(tags) = 'array' THEN tags ELSE '[]' END) AS t
+--   WHERE jsonb_typeof(t) = 'array' AND length(t->>0) = 1 AND t->>1 IS NOT NULL
 CREATE FUNCTION bigbrotr.tags_to_tagvalues(tags jsonb) RETURNS text[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-    SELECT coalesce(array_agg(bigbrotr.tagvalue_entry(t->>1)), '{}'::text[])
-    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(tags) = 'array' THEN tags ELSE '[]'::jsonb END) AS t
-    WHERE jsonb_typeof(t) = 'array' AND length(t->>0) = 1 AND t->>1 IS NOT NULL
-$$;
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'bigbrotr_tags_to_tagvalues';
 
 -- The one form in which every table holds a relay: the URL normalized by the nostr core's rules
 -- (src/nostr/relay_url.c: lower-case scheme and host, IDN in punycode, no default port, no lone
 -- trailing slash) and its network by the same rules ('tor' for a valid v3 .onion host). One parse per
 -- call. A given network must agree with the URL (NULL: the URL's own). Raises 22023 with the reason
 -- for an invalid URL or a contradicting network, 22004 for a NULL URL. The insert procedures pass
--- every relay URL through it; relays refuses any other form (events_relays and relay_metadata
--- reference relays, so they hold the same form).
+-- every relay URL through it; relays refuses any other form (relay_metadata references relays, and
+-- events_relays is written only by the procedures, so both hold the same form).
 CREATE FUNCTION bigbrotr.relay_url_canonical(url text, network text,
     OUT normalized text, OUT relay_network text)
 LANGUAGE c IMMUTABLE PARALLEL SAFE
@@ -59,9 +60,16 @@ CREATE TABLE bigbrotr.events (
     sig         bytea   NOT NULL CHECK (length(sig) = 64)
 );
 
+-- Where and when each event was first seen. No foreign keys (0.2.0): their per-row checks cost a
+-- fifth of the insert, and a foreign key to relays could not exist once the table is distributed by
+-- event id (docs/scale-out.md). The insert procedures write only events and relays they have just
+-- stored; deleting goes through bigbrotr.delete_relay / bigbrotr.delete_events, which remove the
+-- sightings that ON DELETE CASCADE used to, and bigbrotr.delete_orphan_sightings clears those left
+-- behind by a DELETE by hand. The relay is kept as its URL text (a compact integer key is out of
+-- scope: docs/scale-out.md says why).
 CREATE TABLE bigbrotr.events_relays (
-    event_id    bytea   NOT NULL REFERENCES bigbrotr.events (id) ON DELETE CASCADE,
-    relay_url   text    NOT NULL REFERENCES bigbrotr.relays (url) ON DELETE CASCADE,
+    event_id    bytea   NOT NULL,
+    relay_url   text    NOT NULL,
     seen_at     bigint  NOT NULL,
     PRIMARY KEY (event_id, relay_url)
 );
@@ -109,8 +117,8 @@ CREATE TABLE bigbrotr.service_state (
 
 -- pg_dump keeps the archive and the services' cursors: tables created by an extension are left out
 -- of a dump unless marked as configuration tables, and a dump without them would restore an empty
--- archive. pg_dump orders their data by the foreign keys between them, so a restore loads relays and
--- events before the rows that reference them.
+-- archive. pg_dump orders their data by the foreign keys between them, so a restore loads relays
+-- before the snapshots that reference them (events_relays has no foreign key and loads in any order).
 SELECT pg_catalog.pg_extension_config_dump('bigbrotr.relays', '');
 SELECT pg_catalog.pg_extension_config_dump('bigbrotr.events', '');
 SELECT pg_catalog.pg_extension_config_dump('bigbrotr.events_relays', '');

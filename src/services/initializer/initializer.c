@@ -44,7 +44,8 @@ static const char *const required_tables[] = {
 };
 static const char *const required_procedures[] = {
 	"insert_event", "insert_events", "insert_relay", "insert_relays", "insert_relay_metadata",
-	"insert_relay_metadata_batch", "delete_orphan_events", "delete_orphan_nip11", "delete_orphan_nip66",
+	"insert_relay_metadata_batch", "insert_sightings", "delete_relay", "delete_events",
+	"delete_orphan_events", "delete_orphan_sightings", "delete_orphan_nip11", "delete_orphan_nip66",
 	"compute_nip11_hash", "compute_nip66_hash", "tags_to_tagvalues", "tagvalue_entry",
 	"relay_url_canonical",
 	"bigbrotr_start", "bigbrotr_stop", "bigbrotr_status", "bigbrotr_services"
