@@ -12,6 +12,7 @@ import { cachedEvents, makeEventsParallel, badSignature } from './lib/sync_event
 import { startRealRelay } from '../fixtures/real_relay.mjs';
 import { startSyncRelay } from '../fixtures/sync_relays.mjs';
 import { scaled, scaledSeconds } from './lib/slowness.mjs';
+import { stopAndWait, startFresh, runOneCycle, archivedFrom, relayState, queueStats } from './lib/sync_cycle.mjs';
 
 const DAY = 86400;
 const END = Math.floor(Date.now() / 1000 / DAY) * DAY - 3600; // fixed for the day: cached sets stay valid
@@ -20,48 +21,9 @@ const relays = [];
 let year = null;
 const yearSet = async () => (year ??= await cachedEvents(`year-20k-${END}`, { count: 20000, end: END, seed: 11, keys: 4 }));
 
-async function stopAndWait() {
-  await sql("SELECT bigbrotr.bigbrotr_stop('synchronizer')");
-  await waitFor('synchronizer stopped', async () => (await sql(
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type LIKE 'bigbrotr synchronizer%'"))[0].n === 0,
-  { timeoutMs: 15000 });
-}
-
-// A freshly started service runs its first cycle at once: stop, wait, start.
-async function startFresh() {
-  await stopAndWait();
-  await sql("SELECT bigbrotr.bigbrotr_start('synchronizer')");
-}
-
-async function runOneCycle({ timeoutMs = 120000 } = {}) {
-  // Counted only once no worker runs: a stopping worker records the cycle it cut short, and that
-  // cycle must not pass for the new one.
-  await stopAndWait();
-  const before = Number((await status('synchronizer')).cycles_run);
-  await sql("SELECT bigbrotr.bigbrotr_start('synchronizer')");
-  return waitFor('a synchronizer cycle', async () => {
-    const st = await status('synchronizer');
-    return Number(st.cycles_run) > before ? st : null;
-  }, { timeoutMs, intervalMs: 500 });
-}
-
-async function archivedFrom(url) {
-  return (await sql('SELECT count(*)::int AS n FROM bigbrotr.events_relays WHERE relay_url = $1', [url]))[0].n;
-}
-
 async function storedAmong(ids) {
   return (await sql("SELECT count(*)::int AS n FROM bigbrotr.events WHERE id = ANY($1::bytea[])",
     [ids.map((id) => '\\x' + id)]))[0].n;
-}
-
-async function relayState(url) {
-  const rows = await sql("SELECT state FROM bigbrotr.service_state WHERE service_name = 'synchronizer:' || $1", [url]);
-  return rows[0]?.state ?? null;
-}
-
-async function queueStats(url) {
-  const rows = await sql('SELECT done, stats FROM bigbrotr.synchronizer_queue WHERE relay_url = $1', [url]);
-  return rows[0] ?? null;
 }
 
 async function markReadable(url, generatedAt) {
@@ -114,7 +76,9 @@ test('the npm relay: 20,000 events over a year archived exactly once; a second c
   const state = await relayState(relay.url);
   assert.ok(Number(state.cursor) >= Math.max(...events.map((e) => e.created_at)), 'cursor past the newest event');
 
-  const fresh = await makeEventsParallel({ count: 30, end: now, span: 600, seed: 12, tag: 'new' });
+  // published since: created within the last minute (between rescans a cycle starts
+  // synchronizer_overlap_seconds before where the last ended; older late events wait for the rescan)
+  const fresh = await makeEventsParallel({ count: 30, end: Math.floor(Date.now() / 1000), span: 60, seed: 12, tag: 'new' });
   await relay.load(fresh);
   await markReadable(relay.url, Math.floor(Date.now() / 1000));
   const s2 = await runOneCycle();
