@@ -443,10 +443,14 @@ sync_store_events(SyncStoreBatch *in)
 		MemoryContextDelete(per_batch);
 		CHECK_FOR_INTERRUPTS();
 	}
-	/* no cursor may pass a row the archive refused: a later cycle asks for it again */
+	/* neither cursor nor frontier may pass a row the archive refused: the next cycle asks again */
 	for (size_t i = 0; i < in->n_rejected; i++)
+	{
 		if (in->rejected[i].created_at - 1 < cursor)
 			cursor = in->rejected[i].created_at - 1;
+		if (in->rejected[i].created_at - 1 < in->frontier)
+			in->frontier = in->rejected[i].created_at - 1;
+	}
 	in->cursor = cursor;
 	write_position(in->url, in->write_cursor, cursor, in->frontier);
 	bb_tx_commit();

@@ -88,7 +88,7 @@ typedef struct SyncStoreBatch
 	size_t		n;
 	bool		write_cursor;	/* false: the cursor stays as stored (a gap lies before) */
 	int64		cursor;			/* in: the cursor the batch justifies; out: as written */
-	int64		frontier;
+	int64		frontier;		/* in and out, as the cursor */
 	int64		seen_at;
 	SyncRejected *rejected;		/* room for n entries */
 	size_t		n_rejected;		/* out */
