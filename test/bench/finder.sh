@@ -12,24 +12,12 @@
 # Takes the machine-wide test lock and makes its own throwaway cluster.
 #   usage: test/bench/finder.sh [EVENTS=500000] [PAGE=1000]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
 EVENTS=${1:-500000}
 PAGE=${2:-1000}
+source "$(dirname "$0")/lib.sh"
 
-exec 9>/tmp/bigbrotr-test.lock
-flock 9
-make -s -j2 >/dev/null && make -s install >/dev/null
-source test/lib/cluster.sh
-WORK=$(mktemp -d /tmp/bigbrotr-bench.XXXXXX)
-chmod 755 "$WORK"
-cleanup() { cluster_stop; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-cluster_create "$WORK/data" "bigbrotr.finder_events_batch_size = $PAGE" "bigbrotr.finder_delay_between_requests = 0" \
+bench_cluster "bigbrotr.finder_events_batch_size = $PAGE" "bigbrotr.finder_delay_between_requests = 0" \
   "shared_buffers = 256MB" "autovacuum = off"
-cluster_start 9>&-
-cluster_create_db
-q() { cluster_psql -d "$BB_DB" -At "$@"; }
 
 echo "== finder archive benchmark: $EVENTS events, $((EVENTS * 2)) sightings, page $PAGE, $(nproc) cores"
 q -c "DELETE FROM bigbrotr.finder_sources" >/dev/null

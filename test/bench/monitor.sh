@@ -8,42 +8,21 @@
 #
 #   sudo test/bench/monitor.sh [relays=1000] [max_parallel=50]
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT"
 RELAYS=${1:-1000}
 PARALLEL=${2:-50}
+source "$(dirname "$0")/lib.sh"
 
-# The installed extension and the test port are shared by every checkout: one user at a time.
-exec 9>/tmp/bigbrotr-test.lock
-flock 9
-
-make -s -j2 >/dev/null && make -s install >/dev/null
-source test/lib/cluster.sh
-WORK=$(mktemp -d /tmp/bigbrotr-bench.XXXXXX)
-chmod 755 "$WORK"
-FIXTURE_PID=
-cleanup() {
-  [ -n "$FIXTURE_PID" ] && kill "$FIXTURE_PID" 2>/dev/null || true
-  cluster_stop
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-node test/bench/monitor_relays.mjs 4 > "$WORK/fixture.json" &
-FIXTURE_PID=$!
+bench_spawn "$WORK/fixture.json" node test/bench/monitor_relays.mjs 4
 for _ in $(seq 100); do [ -s "$WORK/fixture.json" ] && break; sleep 0.1; done
 PORTS=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$WORK/fixture.json','utf8')).ports.join(' '))")
 DEAD=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$WORK/fixture.json','utf8')).dead)")
 KEY=$(openssl rand -hex 32)
 
-cluster_create "$WORK/data" "bigbrotr.allow_private_addresses = on" "bigbrotr.log_level = warning"
-cluster_start
-cluster_create_db
-q() { cluster_psql -d "$BB_DB" -At -c "$1"; }
+bench_cluster "bigbrotr.allow_private_addresses = on" "bigbrotr.log_level = warning"
 
 # RELAYS paths spread over the fixture's ports.
 read -r -a P <<< "$PORTS"
-q "SELECT bigbrotr.insert_relays(array_agg(u), array_agg('clearnet'::text), array_agg(1::bigint))
+q -c "SELECT bigbrotr.insert_relays(array_agg(u), array_agg('clearnet'::text), array_agg(1::bigint))
    FROM (SELECT format('ws://127.0.0.1:%s/r%s', (ARRAY[${PORTS// /,}])[1 + i % ${#P[@]}], lpad(i::text, 4, '0')) AS u
          FROM generate_series(1, $RELAYS) i) s" >/dev/null
 cluster_psql -d postgres -c "ALTER SYSTEM SET bigbrotr.monitor_max_parallel = $PARALLEL" \
@@ -55,11 +34,11 @@ cluster_psql -d postgres -c "ALTER SYSTEM SET bigbrotr.monitor_max_parallel = $P
 PEAK_FILE="$WORK/peak_rss"
 run_cycle() { # prints the last cycle's stats once a new cycle finished; the worker's peak RssAnon in $PEAK_FILE
   local before pid rss peak=0
-  before=$(q "SELECT cycles_run FROM bigbrotr.bigbrotr_status() WHERE name = 'monitor'")
-  q "SELECT bigbrotr.bigbrotr_start('monitor')" >/dev/null
+  before=$(q -c "SELECT cycles_run FROM bigbrotr.bigbrotr_status() WHERE name = 'monitor'")
+  q -c "SELECT bigbrotr.bigbrotr_start('monitor')" >/dev/null
   for _ in $(seq 1200); do
-    [ "$(q "SELECT cycles_run FROM bigbrotr.bigbrotr_status() WHERE name = 'monitor'")" -gt "$before" ] && break
-    pid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'bigbrotr monitor'")
+    [ "$(q -c "SELECT cycles_run FROM bigbrotr.bigbrotr_status() WHERE name = 'monitor'")" -gt "$before" ] && break
+    pid=$(q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'bigbrotr monitor'")
     if [ -n "$pid" ]; then
       rss=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
       [ "${rss:-0}" -gt "$peak" ] && peak=$rss
@@ -67,12 +46,12 @@ run_cycle() { # prints the last cycle's stats once a new cycle finished; the wor
     sleep 0.25
   done
   echo "$peak" > "$PEAK_FILE"
-  q "SELECT bigbrotr.bigbrotr_stop('monitor')" >/dev/null
+  q -c "SELECT bigbrotr.bigbrotr_stop('monitor')" >/dev/null
   for _ in $(seq 100); do
-    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'bigbrotr monitor'")" = 0 ] && break
+    [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'bigbrotr monitor'")" = 0 ] && break
     sleep 0.1
   done
-  q "SELECT last_cycle_stats FROM bigbrotr.bigbrotr_status() WHERE name = 'monitor'"
+  q -c "SELECT last_cycle_stats FROM bigbrotr.bigbrotr_status() WHERE name = 'monitor'"
 }
 
 report() { # report LABEL STATS_JSON
@@ -89,7 +68,7 @@ S1=$(run_cycle)
 report "$RELAYS relays" "$S1"
 echo "monitor worker peak RssAnon during the cycle: $(cat "$PEAK_FILE") kB (sampled every 0.25 s)"
 sleep 1.1
-q "SELECT bigbrotr.insert_relays(ARRAY['ws://127.0.0.1:$DEAD/dead'], ARRAY['clearnet'], ARRAY[1::bigint])" >/dev/null
+q -c "SELECT bigbrotr.insert_relays(ARRAY['ws://127.0.0.1:$DEAD/dead'], ARRAY['clearnet'], ARRAY[1::bigint])" >/dev/null
 S2=$(run_cycle)
 report "$RELAYS relays + 1 that never answers" "$S2"
 node -e "const a = JSON.parse(process.argv[1]), b = JSON.parse(process.argv[2]);
