@@ -121,6 +121,8 @@ run_cycle() {
       coalesce(sum((stats->>'events_known')::bigint)::text, 'n/a'), coalesce(sum((stats->>'bytes_received')::bigint)::text, 'n/a'),
       coalesce(sum((stats->>'requests')::bigint), 0)
     FROM bigbrotr.synchronizer_queue WHERE relay_url = ANY(ARRAY[$list])")
+  ENDS=$(q -c "SELECT string_agg(e || ' ' || n, ', ') FROM (SELECT coalesce(stats->>'end', 'unfinished') e, count(*) n
+      FROM bigbrotr.synchronizer_queue WHERE relay_url = ANY(ARRAY[$list]) GROUP BY 1 ORDER BY 1) x")
   SIGHTINGS=$(q -c "SELECT count(*) FROM bigbrotr.events_relays WHERE relay_url = ANY(ARRAY[$list])")
   EVENTS=$(q -c "SELECT count(*) FROM bigbrotr.events")
   [ "$WORKERS" -gt 0 ] || echo "WARNING: no 'worker done' line in the log for this cycle"
@@ -134,6 +136,7 @@ cycle_summary() { # LABEL
   line "relays' CPU (the node process):" "$(printf '%.2f s' "$RELAY_CPU")"
   line "relays sent:" "$(printf '%.1f MB' "$(echo "$BYTES / 1000000" | bc -l)")"
   line "queue stats: events_known, bytes_received:" "$KNOWN, $RXBYTES"
+  line "relays' ends:" "$ENDS"
 }
 
 # ---------------------------------------------------------------- the runs

@@ -185,22 +185,17 @@ answer_hints(Slot *slot)
 }
 
 /*
- * Stores the settled prefix of the session's buffer (all of it when force) with the position it
- * justifies; a failure abandons the relay, not the worker.
+ * Stores events[0 .. k) of the session's buffer (settled) with the position they justify, in one
+ * transaction; a failure abandons the relay, not the worker. Returns false then.
  */
-static void
-flush(Slot *slot, bool force)
+static bool
+store_prefix(Slot *slot, size_t k)
 {
-	size_t		k;
 	char	   *error;
 	FlushJob	job;
 	size_t		n;
 	const SyncEvent *events;
 
-	if (slot->failed)
-		return;
-	lookup_new(slot);
-	k = force ? sync_session_settle(slot->session) : sync_session_ready(slot->session);
 	events = sync_session_events(slot->session, &n);
 	memset(&job, 0, sizeof(job));
 	job.slot = slot;
@@ -214,7 +209,7 @@ flush(Slot *slot, bool force)
 	job.batch.seen_at = bb_unix_now();
 	if (k == 0 && (!slot->contiguous || job.batch.cursor == slot->last_cursor) &&
 		job.batch.frontier == slot->last_frontier)
-		return;
+		return true;
 	job.batch.rejected = palloc(sizeof(SyncRejected) * Max(k, 1));
 	error = bb_catch_error(store_slot_events, &job, false);
 	if (error)
@@ -224,7 +219,7 @@ flush(Slot *slot, bool force)
 		slot->failed = true;
 		sync_session_clear_events(slot->session);
 		pfree(job.batch.rejected);
-		return;
+		return false;
 	}
 	/* committed: from now on the session's cursor stays below every refused row */
 	for (size_t i = 0; i < job.batch.n_rejected; i++)
@@ -250,6 +245,33 @@ flush(Slot *slot, bool force)
 	slot->last_frontier = job.batch.frontier;
 	pfree(job.batch.rejected);
 	sync_session_consume(slot->session, k);
+	return true;
+}
+
+/*
+ * Stores the settled prefix of the session's buffer (all of it when force), at most batch_size
+ * events per transaction: one sorted insert_events call per transaction, so that two workers
+ * inserting the same new events wait for each other but never deadlock.
+ */
+static void
+flush(Slot *slot, bool force)
+{
+	size_t		k;
+	size_t		batch = (size_t) Max(sync_batch_size, 1);
+
+	if (slot->failed)
+		return;
+	lookup_new(slot);
+	k = force ? sync_session_settle(slot->session) : sync_session_ready(slot->session);
+	do
+	{
+		size_t		part = Min(k, batch);
+
+		if (!store_prefix(slot, part))
+			return;
+		k -= part;
+		CHECK_FOR_INTERRUPTS();
+	} while (k > 0);
 	slot->last_flush_ms = net_clock_ms();
 	sample_private_memory();
 }
