@@ -59,7 +59,7 @@ FROM pg_depend WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'bigbrotr') AND classid = 'pg_namespace'::regclass;
 -- No other extension was needed, none was installed.
 SELECT extname FROM pg_extension ORDER BY extname;
-SELECT requires FROM pg_available_extension_versions WHERE name = 'bigbrotr';
+SELECT version, requires FROM pg_available_extension_versions WHERE name = 'bigbrotr' ORDER BY version;
 
 -- DROP EXTENSION removes everything, schema bigbrotr included; CREATE EXTENSION works again after it.
 DROP EXTENSION bigbrotr;

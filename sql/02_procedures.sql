@@ -1,4 +1,5 @@
--- Insert procedures: idempotence, batch forms, content-hash dedup, cascades, orphan clean-up, the view.
+-- Insert procedures: idempotence, batch forms, content-hash dedup, the delete procedures that replace
+-- events_relays' cascades (0.2.0), orphan clean-up, the view.
 SET search_path = bigbrotr, public;
 SET client_min_messages = warning;
 
@@ -89,7 +90,7 @@ SELECT relay_url, network, generated_at, nip66_openable, nip66_readable, nip66_r
 FROM relay_metadata_latest ORDER BY relay_url;
 
 -- Orphans: events seen on no relay, documents no snapshot uses.
-DELETE FROM relays WHERE url = 'wss://new.relay';
+SELECT * FROM delete_relay('WSS://New.Relay');
 SELECT delete_orphan_events() AS orphans_after_relay_delete;
 DELETE FROM events_relays WHERE event_id = decode(repeat('03', 32), 'hex');
 SELECT delete_orphan_events() AS orphan_events;
@@ -99,7 +100,7 @@ DELETE FROM relay_metadata WHERE relay_url = 'wss://b2' AND generated_at = 1000;
 SELECT delete_orphan_nip11() AS orphan_nip11;
 DELETE FROM relay_metadata WHERE relay_url = 'wss://b2';
 SELECT delete_orphan_nip11() AS orphan_nip11, delete_orphan_nip66() AS orphan_nip66;
--- Deleting a relay cascades to its links and snapshots.
-DELETE FROM relays WHERE url = 'wss://b1';
+-- Deleting a relay through delete_relay removes its sightings and snapshots (the former cascade).
+SELECT * FROM delete_relay('wss://b1');
 SELECT count(*) AS b1_links FROM events_relays WHERE relay_url = 'wss://b1';
 SELECT count(*) AS b1_snapshots FROM relay_metadata WHERE relay_url = 'wss://b1';

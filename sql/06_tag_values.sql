@@ -70,3 +70,101 @@ RESET enable_seqscan;
 
 DELETE FROM relays WHERE url = 'wss://tags.example';
 DELETE FROM events WHERE content IN ('neighbour', 'long', 'huge', 'multibyte', 'many tags', 'many long tags');
+
+-- tags_to_tagvalues is C since 0.2.0. It must give exactly what the 0.1.0 SQL function gave, for
+-- every input: that function is rebuilt here, verbatim, and both are compared over hostile tag sets.
+CREATE FUNCTION pg_temp.sql_tags_to_tagvalues(tags jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE STRICT
+AS $$
+    SELECT coalesce(array_agg(bigbrotr.tagvalue_entry(t->>1)), '{}'::text[])
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(tags) = 'array' THEN tags ELSE '[]'::jsonb END) AS t
+    WHERE jsonb_typeof(t) = 'array' AND length(t->>0) = 1 AND t->>1 IS NOT NULL
+$$;
+SELECT l.lanname, p.provolatile, p.proisstrict, p.proparallel
+FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+WHERE p.oid = 'bigbrotr.tags_to_tagvalues(jsonb)'::regprocedure;
+
+CREATE TEMP TABLE cases (label text, tags jsonb);
+INSERT INTO cases VALUES
+    ('empty array', '[]'), ('object', '{}'), ('object with tag', '{"e": "x"}'), ('string', '"e"'),
+    ('number', '1'), ('null', 'null'), ('boolean', 'true'),
+    ('empty tag', '[[]]'), ('name only', '[["e"]]'), ('null value', '[["e", null]]'),
+    ('null name', '[[null, "x"]]'), ('number value', '[["e", 1]]'), ('decimal value', '[["e", 1.50]]'),
+    ('big number value', '[["e", 1e30]]'), ('negative zero', '[["e", -0]]'), ('object value', '[["e", {"b": 1, "a": [1, 2]}]]'),
+    ('array value', '[["e", ["n", "m"]]]'), ('boolean value', '[["e", true]]'), ('false value', '[["e", false]]'),
+    ('digit name', '[[1, "x"]]'), ('two-digit name', '[[12, "x"]]'), ('negative name', '[[-1, "x"]]'),
+    ('decimal name', '[[1.0, "x"]]'), ('boolean name', '[[true, "x"]]'), ('object name', '[[{}, "x"]]'),
+    ('array name', '[[[], "x"]]'), ('two-byte name', '[["é", "x"]]'), ('four-byte name', '[["😀", "x"]]'),
+    ('combining name', jsonb_build_array(jsonb_build_array('e' || chr(769), 'x'))), ('long name', '[["ab", "x"]]'), ('empty name', '[["", "x"]]'),
+    ('extra elements', '[["e", "a", "b", "c"]]'), ('nested tags', '[[["e", "x"]], [[["p", "y"]]]]'),
+    ('mixed elements', '[1, "x", {"e": "x"}, null, true, ["e", "ok"], [], ["p", "ok2"]]'),
+    ('empty value', '[["e", ""]]'), ('escapes', '[["e", "a\"b\\c\n\t\u0001"], ["p", "\u00e9\ud83d\ude00"]]'),
+    ('order kept', '[["z", "3"], ["a", "1"], ["m", "2"], ["a", "1"]]'),
+    ('many', (SELECT jsonb_agg(jsonb_build_array(chr(97 + i % 26), i::text)) FROM generate_series(1, 3000) i)),
+    ('512 bytes', jsonb_build_array(jsonb_build_array('x', repeat('a', 512)))),
+    ('513 bytes', jsonb_build_array(jsonb_build_array('x', repeat('a', 513)))),
+    ('2-byte 512', jsonb_build_array(jsonb_build_array('x', repeat('é', 256)))),
+    ('2-byte 513', jsonb_build_array(jsonb_build_array('x', repeat('é', 256) || 'a'))),
+    ('2-byte 511+2', jsonb_build_array(jsonb_build_array('x', repeat('a', 511) || 'é'))),
+    ('3-byte 510+2', jsonb_build_array(jsonb_build_array('x', repeat('€', 170) || 'ab'))),
+    ('3-byte 510+3', jsonb_build_array(jsonb_build_array('x', repeat('€', 171)))),
+    ('4-byte 512', jsonb_build_array(jsonb_build_array('x', repeat('😀', 128)))),
+    ('4-byte 508+4+1', jsonb_build_array(jsonb_build_array('x', repeat('😀', 128) || 'a'))),
+    ('long number', jsonb_build_array(jsonb_build_array('x', ('1' || repeat('0', 600))::numeric))),
+    ('long object', jsonb_build_array(jsonb_build_array('x', jsonb_build_object('k', repeat('v', 600))))),
+    ('long name long value', jsonb_build_array(jsonb_build_array(repeat('n', 600), repeat('v', 600)))),
+    ('huge', jsonb_build_array(jsonb_build_array('x', repeat('q', 100000)), jsonb_build_array('y', 'short')));
+-- Random tag sets: names and values of every JSON type, lengths around the threshold.
+SELECT setseed(0.11);
+INSERT INTO cases
+SELECT 'random ' || n, (SELECT coalesce(jsonb_agg(tag), '[]') FROM (
+    SELECT CASE (random() * 9)::int
+               WHEN 0 THEN to_jsonb(k)
+               WHEN 1 THEN jsonb_build_array()
+               ELSE (SELECT jsonb_agg(x) FROM (
+                   SELECT CASE (random() * 12)::int
+                              WHEN 0 THEN 'null'::jsonb
+                              WHEN 1 THEN to_jsonb((random() * 20)::int - 5)
+                              WHEN 2 THEN to_jsonb(random() > 0.5)
+                              WHEN 3 THEN jsonb_build_object('k', k)
+                              WHEN 4 THEN jsonb_build_array(k, 'v')
+                              WHEN 5 THEN to_jsonb(repeat(chr(233 + (random() * 2)::int * 127000), (random() * 300)::int))
+                              WHEN 6 THEN to_jsonb(repeat(md5(k::text), 14 + (random() * 5)::int))
+                              WHEN 7 THEN to_jsonb(chr(97 + (random() * 25)::int))
+                              WHEN 8 THEN to_jsonb(chr(19968 + (random() * 100)::int))
+                              ELSE to_jsonb(md5(random()::text))
+                          END AS x
+                   FROM generate_series(0, (random() * 4)::int) j) s)
+           END AS tag
+    FROM generate_series(0, (random() * 8)::int + n * 0) k) tg)
+FROM generate_series(1, 3000) n;
+
+SELECT count(*) AS cases,
+       count(*) FILTER (WHERE bigbrotr.tags_to_tagvalues(tags) IS DISTINCT FROM pg_temp.sql_tags_to_tagvalues(tags)
+                           OR bigbrotr.tags_to_tagvalues(tags)::text IS DISTINCT FROM pg_temp.sql_tags_to_tagvalues(tags)::text
+                           OR array_dims(bigbrotr.tags_to_tagvalues(tags)) IS DISTINCT FROM array_dims(pg_temp.sql_tags_to_tagvalues(tags))) AS differ,
+       count(*) FILTER (WHERE cardinality(bigbrotr.tags_to_tagvalues(tags)) > 0) AS with_entries,
+       count(*) FILTER (WHERE EXISTS (SELECT FROM unnest(bigbrotr.tags_to_tagvalues(tags)) x WHERE x LIKE 'sha256:%')) AS with_hashed
+FROM cases;
+SELECT label, bigbrotr.tags_to_tagvalues(tags) AS c_result
+FROM cases WHERE label NOT LIKE 'random %' AND label NOT IN ('many', 'huge') AND octet_length(tags::text) < 200
+ORDER BY label;
+-- tagvalue_entry, the form queries use, agrees with the column's entry for every value.
+SELECT count(*) AS values_checked,
+       count(*) FILTER (WHERE bigbrotr.tagvalue_entry(t->>1) IS DISTINCT FROM
+                              (bigbrotr.tags_to_tagvalues(jsonb_build_array(jsonb_build_array('x', t->1))))[1]) AS differ
+FROM cases, jsonb_array_elements(CASE WHEN jsonb_typeof(tags) = 'array' THEN tags ELSE '[]' END) t
+WHERE jsonb_typeof(t) = 'array' AND t->>1 IS NOT NULL;
+
+-- No per-row SQL in the insert path: every function an insert into events, events_relays or relays
+-- runs (generated columns, CHECK constraints, triggers) is C, but the finder's queue trigger, which
+-- fires only for kinds 3 and 10002.
+SELECT c.relname AS "table", d.classid::regclass AS via, p.oid::regprocedure AS function, l.lanname
+FROM pg_depend d
+JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
+JOIN pg_language l ON l.oid = p.prolang
+JOIN pg_class c ON c.oid = coalesce((SELECT adrelid FROM pg_attrdef WHERE oid = d.objid AND d.classid = 'pg_attrdef'::regclass),
+                                    (SELECT conrelid FROM pg_constraint WHERE oid = d.objid AND d.classid = 'pg_constraint'::regclass),
+                                    (SELECT tgrelid FROM pg_trigger WHERE oid = d.objid AND d.classid = 'pg_trigger'::regclass))
+WHERE c.relnamespace = 'bigbrotr'::regnamespace AND c.relname IN ('events', 'events_relays', 'relays')
+ORDER BY 1, 2, 3;

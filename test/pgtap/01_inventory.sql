@@ -2,7 +2,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(80);
+SELECT plan(89);
 
 SELECT has_schema('bigbrotr');
 SELECT has_extension('bigbrotr');
@@ -72,8 +72,8 @@ SELECT col_is_pk('bigbrotr', 'events', ARRAY['id'], 'events primary key');
 SELECT col_is_pk('bigbrotr', 'events_relays', ARRAY['event_id', 'relay_url'], 'events_relays primary key');
 SELECT col_is_pk('bigbrotr', 'relay_metadata', ARRAY['relay_url', 'generated_at'], 'relay_metadata primary key');
 SELECT col_is_pk('bigbrotr', 'service_state', ARRAY['service_name'], 'service_state primary key');
-SELECT fk_ok('bigbrotr', 'events_relays', 'event_id', 'bigbrotr', 'events', 'id');
-SELECT fk_ok('bigbrotr', 'events_relays', 'relay_url', 'bigbrotr', 'relays', 'url');
+SELECT hasnt_fk('bigbrotr', 'events_relays', 'events_relays has no foreign key (0.2.0: the delete procedures replace the cascades)');
+SELECT fk_ok('bigbrotr', 'relay_metadata', 'relay_url', 'bigbrotr', 'relays', 'url');
 SELECT fk_ok('bigbrotr', 'relay_metadata', 'nip11_id', 'bigbrotr', 'nip11', 'id');
 SELECT fk_ok('bigbrotr', 'relay_metadata', 'nip66_id', 'bigbrotr', 'nip66', 'id');
 
@@ -82,7 +82,14 @@ SELECT has_index('bigbrotr', 'events', 'events_kind_created_at_idx', ARRAY['kind
 SELECT has_index('bigbrotr', 'events', 'events_pubkey_kind_created_at_idx', ARRAY['pubkey', 'kind', 'created_at']);
 SELECT index_is_type('bigbrotr', 'events', 'events_tagvalues_idx', 'gin');
 SELECT has_index('bigbrotr', 'events_relays', 'events_relays_relay_url_seen_at_idx', ARRAY['relay_url', 'seen_at']);
-SELECT ok((SELECT indpred IS NOT NULL FROM pg_index WHERE indexrelid = 'bigbrotr.nip66_readable_idx'::regclass), 'nip66_readable_idx is partial');
+SELECT indexes_are('bigbrotr', 'events', ARRAY['events_pkey', 'events_created_at_idx', 'events_kind_created_at_idx',
+    'events_pubkey_created_at_idx', 'events_pubkey_kind_created_at_idx', 'events_tagvalues_idx'],
+    'events has the indexes of 0.2.0, none that a prefix of another serves');
+SELECT indexes_are('bigbrotr', 'events_relays', ARRAY['events_relays_pkey', 'events_relays_relay_url_seen_at_idx'],
+    'events_relays has its primary key and (relay_url, seen_at) only');
+SELECT indexes_are('bigbrotr', 'relay_metadata', ARRAY['relay_metadata_pkey', 'relay_metadata_generated_at_idx',
+    'relay_metadata_nip11_id_idx', 'relay_metadata_nip66_id_idx'], 'relay_metadata: no duplicate of its primary key');
+SELECT indexes_are('bigbrotr', 'nip66', ARRAY['nip66_pkey'], 'nip66 is reached by id only');
 SELECT has_index('bigbrotr', 'relay_metadata', 'relay_metadata_nip66_id_idx', 'nip66_id');
 
 SELECT has_function('bigbrotr', 'insert_event', ARRAY['bytea', 'bytea', 'bigint', 'integer', 'jsonb', 'text', 'bytea', 'text', 'text', 'bigint', 'bigint']);
@@ -92,6 +99,13 @@ SELECT has_function('bigbrotr', 'insert_events', 'function bigbrotr.insert_event
 SELECT has_function('bigbrotr', 'insert_relay_metadata', 'function bigbrotr.insert_relay_metadata exists');
 SELECT has_function('bigbrotr', 'insert_relay_metadata_batch', ARRAY['jsonb']);
 SELECT function_returns('bigbrotr', 'delete_orphan_events', '{}'::name[], 'integer', 'delete_orphan_events returns how many rows it removed');
+SELECT function_returns('bigbrotr', 'insert_sightings', ARRAY['bytea[]', 'text', 'text', 'bigint', 'bigint'], 'bytea[]',
+                        'insert_sightings returns the ids it did not know');
+SELECT has_function('bigbrotr', 'delete_relay', ARRAY['text']);
+SELECT has_function('bigbrotr', 'delete_events', ARRAY['bytea[]']);
+SELECT function_returns('bigbrotr', 'delete_orphan_sightings', '{}'::name[], 'bigint', 'delete_orphan_sightings returns how many rows it removed');
+SELECT function_lang_is('bigbrotr', 'tags_to_tagvalues', ARRAY['jsonb'], 'c', 'tags_to_tagvalues is C (no SQL per stored event)');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'bigbrotr'), '0.2.0', 'the installed version is 0.2.0');
 SELECT function_returns('bigbrotr', 'delete_orphan_nip11', '{}'::name[], 'integer', 'delete_orphan_nip11 returns how many rows it removed');
 SELECT function_returns('bigbrotr', 'delete_orphan_nip66', '{}'::name[], 'integer', 'delete_orphan_nip66 returns how many rows it removed');
 SELECT has_function('bigbrotr', 'event_verify', ARRAY['text']);

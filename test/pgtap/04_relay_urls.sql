@@ -2,12 +2,12 @@
 -- normal form (relay_url_normalize) with the network its rules give (relay_url_network). The insert
 -- procedures and synchronizer_relays normalize what they are given; an invalid URL, or a network that
 -- contradicts the URL, is an ERROR with SQLSTATE 22023 and the reason; a direct INSERT of an
--- unnormalized URL into relays is refused (relays.url is what events_relays and relay_metadata
--- reference, so they can hold nothing else).
+-- unnormalized URL into relays is refused (relays.url is what relay_metadata references, so it can
+-- hold nothing else; events_relays, without foreign keys since 0.2.0, is written by the procedures).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(29);
+SELECT plan(31);
 
 -- insert_relay / insert_relays
 SELECT lives_ok($$SELECT bigbrotr.insert_relay('WSS://Relay.Example.COM:443/', 'clearnet', 1)$$, 'insert_relay takes an unnormalized URL');
@@ -86,8 +86,14 @@ SELECT throws_ok($$INSERT INTO bigbrotr.relays VALUES ('WSS://Direct.Example', '
                  'relays refuses an unnormalized URL');
 SELECT throws_ok($$INSERT INTO bigbrotr.relays VALUES ('wss://2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion', 'clearnet', 1)$$,
                  '22023', NULL, 'relays refuses a network the URL contradicts');
-SELECT throws_ok($$INSERT INTO bigbrotr.events_relays VALUES (decode(repeat('71', 32), 'hex'), 'WSS://Ev.Example', 1)$$, '23503', NULL,
-                 'events_relays can only name a relay in its normal form');
+-- events_relays has no foreign key since 0.2.0: only the procedures write it, in the normal form;
+-- a sighting written by hand under another spelling names no relay and is an orphan.
+SELECT is(bigbrotr.insert_sightings(ARRAY[decode(repeat('71', 32), 'hex')], 'WSS://Ev2.Example:443/', NULL, 1, 2), '{}'::bytea[],
+          'insert_sightings records a known event');
+SELECT is((SELECT array_agg(relay_url ORDER BY relay_url) FROM bigbrotr.events_relays WHERE event_id = decode(repeat('71', 32), 'hex')),
+          ARRAY['wss://ev.example', 'wss://ev2.example'], 'insert_sightings stores the relay URL in its normal form');
+INSERT INTO bigbrotr.events_relays VALUES (decode(repeat('71', 32), 'hex'), 'WSS://Ev.Example', 1);
+SELECT is(bigbrotr.delete_orphan_sightings(), 1::bigint, 'a sighting under an unnormalized spelling is an orphan');
 SELECT throws_ok($$INSERT INTO bigbrotr.relay_metadata (relay_url, generated_at) VALUES ('WSS://Meta.Example', 300)$$, '23503', NULL,
                  'relay_metadata can only name a relay in its normal form');
 
