@@ -52,8 +52,10 @@ grep -q '^ready' "$WORK/relays.out" || { echo "the fixture relays did not start:
 mapfile -t URLS < <(grep '^ws://' "$WORK/relays.out")
 M_URLS=("${URLS[@]:0:R}"); A_URLS=("${URLS[@]:R:R}"); B_URLS=("${URLS[@]:2*R:R}"); C_URLS=("${URLS[@]:3*R:R}")
 
+# BENCH_SETTINGS: extra postgresql.conf lines separated by ';' (e.g. "bigbrotr.synchronizer_verify_threads = 1")
+IFS=';' read -r -a EXTRA <<< "${BENCH_SETTINGS:-}"
 bench_cluster "bigbrotr.allow_private_addresses = on" "bigbrotr.synchronizer_stagger_delay = 0" \
-  "bigbrotr.synchronizer_max_processes = 2" "shared_buffers = 512MB"
+  "bigbrotr.synchronizer_max_processes = 2" "shared_buffers = 512MB" "${EXTRA[@]}"
 BATCH=$(q -c "SHOW bigbrotr.synchronizer_batch_size")
 LIMIT=$(q -c "SHOW bigbrotr.synchronizer_limit")
 PARALLEL=$(q -c "SHOW bigbrotr.synchronizer_max_parallel")

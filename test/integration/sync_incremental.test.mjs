@@ -77,6 +77,28 @@ test('two processes, two relays, max_parallel 10: each process syncs one (none c
   assert.equal(await archivedFrom(a.url) + await archivedFrom(b.url), 400);
 });
 
+test('two processes storing the same new events at once: no relay fails, every sighting recorded', async () => {
+  // four relays with the same 6,000 events, two per process: both insert the same new events
+  // concurrently (one batch per transaction: they wait for each other, never deadlock)
+  const events = await cachedEvents(`inc-shared-${END}`, { count: 6000, end: END, seed: 66, keys: 8, span: 30 * DAY });
+  const rs = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await relay();
+    r.load(events);
+    rs.push(r);
+  }
+  await only(...rs.map((r) => r.url));
+  const s = await runOneCycle();
+  assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+  for (const r of rs) {
+    const q = (await queueStats(r.url)).stats;
+    assert.equal(q.end, 'complete', `${r.url}: ${JSON.stringify(q)}`);
+    assert.equal(await archivedFrom(r.url), 6000, `${r.url}: every sighting`);
+  }
+  assert.equal(s.last_cycle_stats.events_new, 6000, 'each event new once');
+  assert.ok(s.last_cycle_stats.events_known > 0, 'copies stored by the other process are known');
+});
+
 test('known events: sightings recorded without verifying or inserting again; re-signed copies verified; forged and tampered ones never recorded', async () => {
   const sk = generateSecretKey();
   const originals = [];

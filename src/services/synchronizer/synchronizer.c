@@ -44,7 +44,7 @@ int			sync_tor_relay_timeout = 3600;
 int			sync_batch_size = 500;
 int			sync_max_narrowing_keys = 100;
 int			sync_max_answer_events = 5000;
-int			sync_max_buffered_events = 20000;
+int			sync_max_buffered_events = 5000;
 bool		sync_archive_hints = true;
 int			sync_verify_threads = 2;
 int			sync_known_cache_size = 65536;
@@ -168,7 +168,7 @@ synchronizer_define_gucs(void)
 			   &sync_max_answer_events, 5000, 1, 1000000, 0);
 	bb_define_int_setting("bigbrotr.synchronizer_max_buffered_events",
 			   "Verified events one relay may have waiting to be stored before its socket is paused.",
-			   &sync_max_buffered_events, 20000, 100, 1000000, 0);
+			   &sync_max_buffered_events, 5000, 100, 1000000, 0);
 	bb_define_int_setting("bigbrotr.synchronizer_rescan_interval",
 			   "Seconds between two rescans of a relay's recent history; in between, cycles go on from where the last ended (0: rescan every cycle).",
 			   &sync_rescan_interval, 86400, 0, INT_MAX, GUC_UNIT_S);
