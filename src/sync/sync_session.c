@@ -554,6 +554,7 @@ sync_session_new(WsLoop *loop, const SyncSessionConfig *config, nostr_pubkey_cac
 	wc.max_narrowing_keys = config->max_narrowing_keys;
 	wc.max_answer = config->max_answer;
 	wc.want_hints = config->want_hints;
+	wc.known_largest_answer = config->known_largest_answer;
 	s->sw = sync_window_new(&wc);
 	s->url = strdup(config->url);
 	if (s->sw == NULL || s->url == NULL)

@@ -44,6 +44,7 @@ typedef struct SyncSessionConfig
 	int64_t		max_answer;		/* events per answer before the request is cut; <= 0: 10 x limit */
 	size_t		max_buffered;	/* verified events held before reading pauses; 0: 4 x max_answer */
 	bool		want_hints;		/* the caller answers sync_session_hints_wanted */
+	int64_t		known_largest_answer;	/* see sync_window_config; 0: unknown */
 	VerifyPool *pool;			/* signature checks on these threads; NULL: on the caller's */
 	KnownCache *known;			/* (id, sig) pairs known archived; NULL: none */
 } SyncSessionConfig;

@@ -260,6 +260,7 @@ sync_window_new(const sync_window_config *config)
 		sw->max_answer = config->limit;
 	sw->max_known = config->max_known > 0 ? config->max_known : DEFAULT_MAX_KNOWN;
 	sw->want_hints = config->want_hints;
+	sw->largest_answer = config->known_largest_answer > 0 ? config->known_largest_answer : 0;
 	sw->count_support = -1;
 	sw->known_authors.max = sw->max_known;
 	sw->group.ids.max = SYNC_WINDOW_MAX_PROOF_IDS;
@@ -1303,6 +1304,12 @@ sync_window_frontier(const sync_window *sw)
 	if (c < sw->start - 1)
 		c = sw->start - 1;
 	return c;
+}
+
+int64_t
+sync_window_largest_answer(const sync_window *sw)
+{
+	return sw->largest_answer;
 }
 
 bool

@@ -58,6 +58,13 @@ typedef struct sync_window_config
 	int64_t		max_answer;		/* events recorded per answer before it is cut; <= 0: 10 x limit */
 	size_t		max_known;		/* kinds and authors remembered for the session; 0: 1024 */
 	bool		want_hints;		/* ask the caller for archive hints (SYNC_REQ_HINTS) */
+	/*
+	 * The largest answer this relay gave to one request in an earlier session (0: unknown): its
+	 * cap is at least this, so a later session's small answers prove themselves complete as if it
+	 * had answered that many in this session (an incremental cycle over a few new events has no
+	 * large answer of its own). A rescan passes 0 and proves the cap afresh.
+	 */
+	int64_t		known_largest_answer;
 } sync_window_config;
 
 typedef enum sync_request_type
@@ -178,6 +185,9 @@ int64_t		sync_window_cursor(const sync_window *sw);
  * cursor <= frontier.
  */
 int64_t		sync_window_frontier(const sync_window *sw);
+
+/* The largest answer to one request so far (from known_largest_answer on): store it for the next session. */
+int64_t		sync_window_largest_answer(const sync_window *sw);
 
 bool		sync_window_given_up(const sync_window *sw);
 /* Whether a request is in flight or windows remain (false once finished or given up). */

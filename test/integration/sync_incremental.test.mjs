@@ -174,6 +174,9 @@ test('an unchanged relay: the next cycle downloads < 2 % of the first; late even
   r.load([late, fresh]);
   await runOneCycle();
   assert.equal(await sightings(r.url, [fresh.id]), 1, 'the fresh event is caught at once');
+  const q3 = (await queueStats(r.url)).stats;
+  assert.equal(q3.end, 'complete', `one new event proves itself against the cap shown before (${JSON.stringify(q3)})`);
+  assert.ok(Number((await relayState(r.url)).cursor) >= fresh.created_at, 'the cursor passes it');
   assert.equal(await sightings(r.url, [late.id]), 0, 'the late one waits: no rescan before rescan_interval');
 
   await setConfig({ 'bigbrotr.synchronizer_rescan_interval': 1 });

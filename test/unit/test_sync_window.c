@@ -338,7 +338,7 @@ cmp_oldest(const void *a, const void *b)
 static run_result
 run(sim_relay *relay, int64_t start, int64_t end, int64_t limit, const int32_t *kinds, size_t nk)
 {
-	sync_window_config cfg = {start, end, limit, kinds, nk, 0, 0, 0, 0, relay->hints != 0};
+	sync_window_config cfg = {start, end, limit, kinds, nk, 0, 0, 0, 0, relay->hints != 0, 0};
 	sync_window *sw = sync_window_new(&cfg);
 	bool	   *collected = calloc(relay->n + 1, sizeof(bool));
 	const sim_event **by_time = malloc((relay->n + 1) * sizeof(sim_event *));
@@ -656,7 +656,7 @@ one_second(void)
 	{
 		bool		rest = true;
 		bool	   *seen = calloc(r.n, sizeof(bool));
-		sync_window_config cfg = {T0, T0 + YEAR, 500, NULL, 0, 0, 0, 0, 0, false};
+		sync_window_config cfg = {T0, T0 + YEAR, 500, NULL, 0, 0, 0, 0, 0, false, 0};
 		sync_window *sw = sync_window_new(&cfg);
 		sync_request req;
 
@@ -748,7 +748,7 @@ arbitrary_subsets(void)
 	}
 	/* a tight narrowing budget: fewer pieces than kinds x authors, never a silent miss */
 	{
-		sync_window_config cfg = {T0, T0 + YEAR, 100, NULL, 0, 0, 5, 0, 0, false};
+		sync_window_config cfg = {T0, T0 + YEAR, 100, NULL, 0, 0, 5, 0, 0, false, 0};
 		sync_window *sw = sync_window_new(&cfg);
 		bool	   *seen = calloc(r.n + 1, sizeof(bool));
 		sync_request req;
@@ -1122,7 +1122,7 @@ test_sync_window(void)
 	small_random_sweep();
 	{
 		/* holds: a permanent one lets the frontier pass, a retried one stops it too */
-		sync_window_config cfg = {T0, T0 + 100, 10, NULL, 0, 0, 0, 0, 0, false};
+		sync_window_config cfg = {T0, T0 + 100, 10, NULL, 0, 0, 0, 0, 0, false, 0};
 		sync_window *sw = sync_window_new(&cfg);
 		sync_request req;
 		uint8_t		id[32] = {1};
@@ -1136,6 +1136,39 @@ test_sync_window(void)
 		CHECK(sync_window_cursor(sw) == T0 + 49 && sync_window_frontier(sw) == T0 + 69,
 			  "hold with retry: the frontier stops below it too");
 		sync_window_free(sw);
+	}
+	{
+		/* an incremental cycle: three new events in one second, COUNT unsupported */
+		sim_relay	r;
+		int64_t		sec = T0 + 100;
+
+		memset(&r, 0, sizeof(r));
+		r.ev = calloc(4, sizeof(sim_event));
+		r.n = 3;
+		for (size_t i = 0; i < 3; i++)
+			make_event(&r.ev[i], i, sec, 1, (int) i);
+		for (int known = 0; known <= 1; known++)
+		{
+			sync_window_config cfg = {T0, T0 + 200, 500, NULL, 0, 0, 0, 0, 0, false, known ? 500 : 0};
+			sync_window *sw = sync_window_new(&cfg);
+			bool		seen[4] = {false};
+			sync_request req;
+
+			while (sync_window_next(sw, &req))
+				sim_request(&r, sw, &req, seen);
+			if (known)
+				CHECK(seen[0] && seen[1] && seen[2] && sync_window_get_stats(sw)->shortfalls == 0 &&
+					  sync_window_cursor(sw) == T0 + 200 && sync_window_get_stats(sw)->requests == 1 &&
+					  sync_window_largest_answer(sw) == 500,
+					  "a cap of 500 shown by an earlier session: 3 new events in one second complete in one "
+					  "request (%lld), cursor at the end", (long long) sync_window_get_stats(sw)->requests);
+			else
+				CHECK(seen[0] && seen[1] && seen[2] && sync_window_get_stats(sw)->unproven == 1 &&
+					  sync_window_cursor(sw) < sec,
+					  "... without it the small answer proves nothing: an unproven second, cursor below it");
+			sync_window_free(sw);
+		}
+		free(r.ev);
 	}
 	CHECK(frontier_violations == 0,
 		  "frontier: in all %lld sessions it never went back, stayed at or above the cursor, passed no "

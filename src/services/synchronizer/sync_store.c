@@ -113,7 +113,8 @@ sync_store_read_state(const char *url, SyncRelayState *st)
 	memset(st, 0, sizeof(*st));
 	bb_tx_begin();
 	bb_spi_run(&plan,
-			   "SELECT (state->>'cursor')::bigint, (state->>'frontier')::bigint, (state->>'rescan_at')::bigint"
+			   "SELECT (state->>'cursor')::bigint, (state->>'frontier')::bigint, (state->>'rescan_at')::bigint,"
+			   " (state->>'largest_answer')::bigint"
 			   " FROM bigbrotr.service_state WHERE service_name = " STATE_KEY,
 			   1, types, values, NULL, true);
 	if (SPI_processed == 1)
@@ -124,6 +125,8 @@ sync_store_read_state(const char *url, SyncRelayState *st)
 		st->has_cursor = state_int(tup, desc, 1, &st->cursor);
 		st->has_frontier = state_int(tup, desc, 2, &st->frontier);
 		st->has_rescan_at = state_int(tup, desc, 3, &st->rescan_at);
+		if (!state_int(tup, desc, 4, &st->largest_answer) || st->largest_answer < 0)
+			st->largest_answer = 0;
 	}
 	bb_tx_commit();
 	return st->has_cursor;
@@ -515,15 +518,15 @@ sync_store_hints(int64 second, const int32 *kinds, int nkinds, int max, int32 *o
 
 void
 sync_store_finish(const char *url, int64 cycle, const char *stats_json, const char *shortfalls_json,
-				  bool replace_shortfalls, bool has_rescan_at, int64 rescan_at)
+				  bool replace_shortfalls, bool has_rescan_at, int64 rescan_at, int64 largest_answer)
 {
 	static SPIPlanPtr queue_plan = NULL;
 	static SPIPlanPtr state_plan = NULL;
-	Oid			types[6] = {TEXTOID, TEXTOID, INT8OID, INT8OID, BOOLOID, INT8OID};
-	Datum		values[6] = {CStringGetTextDatum(url), CStringGetTextDatum(stats_json),
+	Oid			types[7] = {TEXTOID, TEXTOID, INT8OID, INT8OID, BOOLOID, INT8OID, INT8OID};
+	Datum		values[7] = {CStringGetTextDatum(url), CStringGetTextDatum(stats_json),
 		Int64GetDatum(bb_unix_now()), Int64GetDatum(cycle), BoolGetDatum(replace_shortfalls),
-	Int64GetDatum(rescan_at)};
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', has_rescan_at ? ' ' : 'n'};
+	Int64GetDatum(rescan_at), Int64GetDatum(largest_answer)};
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', has_rescan_at ? ' ' : 'n', largest_answer > 0 ? ' ' : 'n'};
 
 	bb_tx_begin();
 	bb_spi_run(&queue_plan,
@@ -539,7 +542,7 @@ sync_store_finish(const char *url, int64 cycle, const char *stats_json, const ch
 	bb_spi_run(&state_plan,
 			   "INSERT INTO bigbrotr.service_state AS s (service_name, state, updated_at)"
 			   " VALUES (" STATE_KEY ", jsonb_strip_nulls(jsonb_build_object('last_sync', $3, 'shortfalls', $2::jsonb,"
-			   "         'rescan_at', $6)), $3)"
+			   "         'rescan_at', $6, 'largest_answer', $7)), $3)"
 			   " ON CONFLICT (service_name) DO UPDATE SET"
 			   "   state = s.state || jsonb_build_object('last_sync', $3, 'shortfalls',"
 			   "     CASE WHEN $5 THEN $2::jsonb ELSE"
@@ -547,8 +550,9 @@ sync_store_finish(const char *url, int64 cycle, const char *stats_json, const ch
 			   "          (SELECT v, n FROM jsonb_array_elements(coalesce(s.state->'shortfalls', '[]'::jsonb) || $2::jsonb)"
 			   "             WITH ORDINALITY AS e(v, n) ORDER BY n LIMIT 64) x) END)"
 			   "     || CASE WHEN $6 IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('rescan_at',"
-			   "          GREATEST($6, (s.state->>'rescan_at')::bigint)) END,"
+			   "          GREATEST($6, (s.state->>'rescan_at')::bigint)) END"
+			   "     || CASE WHEN $7 IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('largest_answer', $7) END,"
 			   "   updated_at = $3",
-			   6, types, values, nulls, false);
+			   7, types, values, nulls, false);
 	bb_tx_commit();
 }

@@ -397,7 +397,7 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 		bool		rescanned = slot->rescan && !slot->failed && slot->last_frontier >= slot->range_end;
 
 		sync_store_finish(slot->claim.url, cycle, stats, shortfalls, slot->contiguous, rescanned,
-						  slot->range_end);
+						  slot->range_end, sync_window_largest_answer(sw));
 	}
 	sync_session_free(slot->session);
 	slot->session = NULL;
@@ -412,9 +412,11 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
  * little after its created_at is still caught).
  */
 static void
-plan_range(Slot *slot, int64 now, int64 *start)
+plan_range(Slot *slot, int64 now, int64 *start, int64 *known_largest_answer)
 {
 	SyncRelayState st;
+
+	*known_largest_answer = 0;
 
 	if (!sync_use_relay_state || !sync_store_read_state(slot->claim.url, &st))
 	{
@@ -440,6 +442,8 @@ plan_range(Slot *slot, int64 now, int64 *start)
 	{
 		*start = Max(slot->last_frontier + 1 - (int64) sync_overlap_seconds, 0);
 		slot->rescan = false;
+		/* a few new events prove themselves against the cap an earlier session showed */
+		*known_largest_answer = st.largest_answer;
 		slot->contiguous = *start <= st.cursor + 1;
 	}
 }
@@ -455,7 +459,7 @@ start_slot(Slot *slot, int active, int processes, WsLoop *loop, nostr_pubkey_cac
 		return false;
 	cfg.url = slot->claim.url;
 	cfg.via_tor = strcmp(slot->claim.network, "tor") == 0;
-	plan_range(slot, now, &cfg.start);
+	plan_range(slot, now, &cfg.start, &cfg.known_largest_answer);
 	cfg.end = now;
 	cfg.limit = sync_limit;
 	cfg.kinds = kinds;

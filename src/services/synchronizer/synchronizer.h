@@ -63,6 +63,7 @@ typedef struct SyncRelayState
 	int64		frontier;		/* synced up to here, shortfalls recorded (cursor <= frontier) */
 	bool		has_rescan_at;
 	int64		rescan_at;		/* when the last completed rescan started (Unix seconds) */
+	int64		largest_answer; /* the relay's largest answer to one request; 0: unknown */
 } SyncRelayState;
 
 /* The relay's stored position; false when it has no cursor. */
@@ -115,11 +116,11 @@ size_t		sync_store_hints(int64 second, const int32 *kinds, int nkinds, int max, 
 /*
  * Marks the relay done in the queue with its stats, and records its shortfalls in its state
  * (replacing those recorded, or added to them when the session did not start at the cursor), with
- * the start of a completed rescan when there was one.
+ * the start of a completed rescan when there was one, and the relay's largest answer (0: keep).
  */
 void		sync_store_finish(const char *url, int64 cycle, const char *stats_json,
 							  const char *shortfalls_json, bool replace_shortfalls,
-							  bool has_rescan_at, int64 rescan_at);
+							  bool has_rescan_at, int64 rescan_at, int64 largest_answer);
 
 PGDLLEXPORT void bigbrotr_sync_worker_main(Datum main_arg);
 
