@@ -71,12 +71,19 @@ RESET enable_seqscan;
 DELETE FROM relays WHERE url = 'wss://tags.example';
 DELETE FROM events WHERE content IN ('neighbour', 'long', 'huge', 'multibyte', 'many tags', 'many long tags');
 
--- tags_to_tagvalues is C since 0.2.0. It must give exactly what the 0.1.0 SQL function gave, for
--- every input: that function is rebuilt here, verbatim, and both are compared over hostile tag sets.
+-- tags_to_tagvalues and tagvalue_entry are C since 0.2.0. They must give exactly what the 0.1.0 SQL
+-- functions gave, for every input: both are rebuilt here, verbatim, and compared over hostile tag sets.
+CREATE FUNCTION pg_temp.sql_tagvalue_entry(value text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+AS $$
+    SELECT CASE WHEN pg_catalog.octet_length(value) <= 512 THEN value
+                ELSE 'sha256:' || pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(value, 'UTF8')), 'hex')
+           END
+$$;
 CREATE FUNCTION pg_temp.sql_tags_to_tagvalues(tags jsonb) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT
 AS $$
-    SELECT coalesce(array_agg(bigbrotr.tagvalue_entry(t->>1)), '{}'::text[])
+    SELECT coalesce(array_agg(pg_temp.sql_tagvalue_entry(t->>1)), '{}'::text[])
     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(tags) = 'array' THEN tags ELSE '[]'::jsonb END) AS t
     WHERE jsonb_typeof(t) = 'array' AND length(t->>0) = 1 AND t->>1 IS NOT NULL
 $$;
@@ -149,10 +156,12 @@ FROM cases;
 SELECT label, bigbrotr.tags_to_tagvalues(tags) AS c_result
 FROM cases WHERE label NOT LIKE 'random %' AND label NOT IN ('many', 'huge') AND octet_length(tags::text) < 200
 ORDER BY label;
--- tagvalue_entry, the form queries use, agrees with the column's entry for every value.
+-- tagvalue_entry, the form queries use, agrees with the column's entry and with the 0.1.0 SQL rule
+-- for every value.
 SELECT count(*) AS values_checked,
        count(*) FILTER (WHERE bigbrotr.tagvalue_entry(t->>1) IS DISTINCT FROM
-                              (bigbrotr.tags_to_tagvalues(jsonb_build_array(jsonb_build_array('x', t->1))))[1]) AS differ
+                              (bigbrotr.tags_to_tagvalues(jsonb_build_array(jsonb_build_array('x', t->1))))[1]) AS differ,
+       count(*) FILTER (WHERE bigbrotr.tagvalue_entry(t->>1) IS DISTINCT FROM pg_temp.sql_tagvalue_entry(t->>1)) AS differ_from_sql
 FROM cases, jsonb_array_elements(CASE WHEN jsonb_typeof(tags) = 'array' THEN tags ELSE '[]' END) t
 WHERE jsonb_typeof(t) = 'array' AND t->>1 IS NOT NULL;
 

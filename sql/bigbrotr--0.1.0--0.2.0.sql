@@ -4,6 +4,7 @@
 --   * tags_to_tagvalues becomes a C function with exactly the 0.1.0 result for every input
 --     (sql/06_tag_values.sql), so the stored tagvalues of every row stay valid as they are: the
 --     generated column is not recomputed (the upgrade test compares every row with the function).
+--     tagvalue_entry, the form queries use, becomes the same C rule, so the two cannot drift.
 --   * events_relays loses its two foreign keys; the delete procedures below do what their ON DELETE
 --     CASCADE did.
 --   * indexes that another index or the primary key already serves, or that serve no query, are
@@ -15,6 +16,10 @@
 CREATE OR REPLACE FUNCTION bigbrotr.tags_to_tagvalues(tags jsonb) RETURNS text[]
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'bigbrotr_tags_to_tagvalues';
+
+CREATE OR REPLACE FUNCTION bigbrotr.tagvalue_entry(value text) RETURNS text
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'bigbrotr_tagvalue_entry';
 
 -- Dropping a foreign key takes a short ACCESS EXCLUSIVE lock on both tables and reads no row.
 ALTER TABLE bigbrotr.events_relays

@@ -10,13 +10,11 @@
 --   WHERE tagvalues @> ARRAY[bigbrotr.tagvalue_entry($value)]
 -- (a literal short value equal to some 'sha256:<hex>' entry would also match; add
 --  AND tags @> jsonb_build_array(jsonb_build_array($letter, $value)) to be exact.)
+-- C since 0.2.0: the same function (src/sql/tagvalues_sql.c) makes the column's entries, so the
+-- rule has one implementation.
 CREATE FUNCTION bigbrotr.tagvalue_entry(value text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-    SELECT CASE WHEN pg_catalog.octet_length(value) <= 512 THEN value
-                ELSE 'sha256:' || pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(value, 'UTF8')), 'hex')
-           END
-$$;
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'bigbrotr_tagvalue_entry';
 
 -- The entries (bigbrotr.tagvalue_entry) of the values of the tags whose name is a single character,
 -- as relays index them for #x filters. In C (src/sql/tagvalues_sql.c): the expression of the

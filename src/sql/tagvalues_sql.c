@@ -13,7 +13,8 @@
  * characters, as length() counts); a NULL value is skipped; order is kept; no entry gives '{}'. A
  * value becomes its entry by the rule of bigbrotr.tagvalue_entry: up to 512 bytes of UTF-8 the value
  * itself, longer values 'sha256:' and the lower-case hex SHA-256 of its bytes. sql/06_tag_values.sql
- * compares it with the SQL expression over hostile tag sets.
+ * compares it with the SQL expression over hostile tag sets. bigbrotr.tagvalue_entry(text), the form
+ * queries use, is the same C rule (tagvalue_entry below), so the column and the queries cannot drift.
  *
  * No SQL runs per row: one pass of the jsonb container, no copies of the tags.
  */
@@ -29,10 +30,13 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "nostr/hex.h"
+
 /* bigbrotr.tagvalue_entry's threshold, in bytes. */
 #define TAGVALUE_MAX_VERBATIM 512
 
 PG_FUNCTION_INFO_V1(bigbrotr_tags_to_tagvalues);
+PG_FUNCTION_INFO_V1(bigbrotr_tagvalue_entry);
 
 /*
  * The text ->> gives for one JSON value, as (data, len); false for JSON null (->> gives NULL).
@@ -71,9 +75,8 @@ json_value_text(JsonbValue *v, const char **data, int *len)
 static Datum
 tagvalue_entry(const char *data, int len)
 {
-	static const char hexdigits[] = "0123456789abcdef";
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	char		entry[7 + 2 * PG_SHA256_DIGEST_LENGTH];
+	char		entry[7 + 2 * PG_SHA256_DIGEST_LENGTH + 1];
 	pg_cryptohash_ctx *ctx;
 
 	if (len <= TAGVALUE_MAX_VERBATIM)
@@ -88,12 +91,17 @@ tagvalue_entry(const char *data, int len)
 	pg_cryptohash_free(ctx);
 
 	memcpy(entry, "sha256:", 7);
-	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
-	{
-		entry[7 + 2 * i] = hexdigits[digest[i] >> 4];
-		entry[7 + 2 * i + 1] = hexdigits[digest[i] & 0xf];
-	}
-	return PointerGetDatum(cstring_to_text_with_len(entry, sizeof(entry)));
+	nostr_hex_encode(digest, PG_SHA256_DIGEST_LENGTH, entry + 7);
+	return PointerGetDatum(cstring_to_text_with_len(entry, 7 + 2 * PG_SHA256_DIGEST_LENGTH));
+}
+
+/* bigbrotr.tagvalue_entry(value text): the entry of one value, for queries on tagvalues. */
+Datum
+bigbrotr_tagvalue_entry(PG_FUNCTION_ARGS)
+{
+	text	   *value = PG_GETARG_TEXT_PP(0);
+
+	PG_RETURN_DATUM(tagvalue_entry(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)));
 }
 
 Datum
