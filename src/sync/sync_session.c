@@ -333,12 +333,28 @@ settle_event(SyncSession *s, SyncEvent *e, bool wait)
 	}
 }
 
+/* Archived with this very (id, sig): only its sighting is stored. */
 static void
-free_event(SyncSession *s, SyncEvent *e)
+mark_known(SyncSession *s, SyncEvent *e)
+{
+	e->state = SYNC_EV_KNOWN;
+	s->stats.events_known++;
+	s->stats.events_valid++;
+}
+
+/* Its signature check is no longer wanted (the pool skips or forgets it). */
+static void
+drop_job(SyncSession *s, SyncEvent *e)
 {
 	if (e->job)
 		verify_job_drop(s->pool, e->job);
 	e->job = NULL;
+}
+
+static void
+free_event(SyncSession *s, SyncEvent *e)
+{
+	drop_job(s, e);
 	free(e->tags_json);
 	free(e->content);
 	e->tags_json = NULL;
@@ -397,18 +413,10 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 			sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, ev->created_at, ev->id, false);
 		}
 	}
-	else if (s->known && known_cache_has(s->known, ev->id, ev->sig))
-	{
-		if (!buffer_event(s, ev, SYNC_EV_KNOWN))
-			finish(s, SYNC_END_OUT_OF_MEMORY);
-		else
-		{
-			s->stats.events_known++;
-			s->stats.events_valid++;
-		}
-	}
 	else if (!buffer_event(s, ev, SYNC_EV_LOOKUP))
 		finish(s, SYNC_END_OUT_OF_MEMORY);
+	else if (s->known && known_cache_has(s->known, ev->id, ev->sig))
+		mark_known(s, &s->events[s->n_events - 1]);
 	if (cut && s->state == ST_REQ)
 	{
 		/* far more than asked: the request ends here; what still comes for it is data */
@@ -681,9 +689,7 @@ sync_session_looked_up(SyncSession *s, const bool *archived)
 			continue;
 		if (archived[i - s->lookup_from])
 		{
-			e->state = SYNC_EV_KNOWN;
-			s->stats.events_known++;
-			s->stats.events_valid++;
+			mark_known(s, e);
 			if (s->known)
 				known_cache_add(s->known, e->id, e->sig);
 		}
@@ -767,7 +773,7 @@ sync_session_consume(SyncSession *s, size_t k)
 void
 sync_session_clear_events(SyncSession *s)
 {
-	sync_session_consume(s, sync_session_settle(s));
+	sync_session_consume(s, s->n_events);
 }
 
 bool
@@ -853,11 +859,7 @@ sync_session_free(SyncSession *s)
 		return;
 	s->freed = true;
 	for (size_t i = 0; i < s->n_events; i++)
-		if (s->events[i].job)
-		{
-			verify_job_drop(s->pool, s->events[i].job);
-			s->events[i].job = NULL;
-		}
+		drop_job(s, &s->events[i]);
 	if (s->conn)
 	{
 		if (!s->closing)

@@ -144,7 +144,10 @@ int64_t		sync_session_cursor_for(const SyncSession *s, size_t k);
 int64_t		sync_session_frontier_for(const SyncSession *s, size_t k);
 /* Removes events[0 .. k) (stored); resumes reading when the buffer was full. */
 void		sync_session_consume(SyncSession *s, size_t k);
-/* sync_session_settle, then sync_session_consume of everything (tests and shutdown). */
+/*
+ * Drops every buffered event unverified (the caller could not store them and abandons the relay:
+ * checking their signatures first would be work thrown away).
+ */
 void		sync_session_clear_events(SyncSession *s);
 
 /* Whether the buffer is full and reading is paused: store and clear it (which resumes reading). */

@@ -12,6 +12,13 @@
 #define DEFAULT_MAX_KEYS 100
 #define DEFAULT_MAX_KNOWN 1024
 
+/* A bound the cursor (or the frontier) may not pass: set once, then only lowered. */
+typedef struct sw_freeze
+{
+	bool		on;
+	int64_t		at;
+} sw_freeze;
+
 typedef enum sw_item_type
 {
 	ITEM_WINDOW,				/* a window to ask */
@@ -127,10 +134,8 @@ struct sync_window
 	int64_t		largest_answer; /* the relay's cap is at least this */
 	int			consecutive_failures;
 	bool		given_up;
-	bool		frozen;
-	int64_t		frozen_cursor;
-	bool		retry_frozen;	/* a failed shortfall: the frontier stops there too */
-	int64_t		retry_frozen_cursor;
+	sw_freeze	cursor_freeze;	/* below the first shortfall: the cursor stops there */
+	sw_freeze	frontier_freeze;	/* below a failed shortfall or a retried hold: the frontier too */
 
 	sw_group	group;
 	int			count_support;	/* -1 unknown, 0 no, 1 yes */
@@ -562,11 +567,11 @@ sync_window_unparsed(sync_window *sw)
 }
 
 static void
-freeze(sync_window *sw, int64_t cursor)
+freeze(sw_freeze *f, int64_t at)
 {
-	if (!sw->frozen || cursor < sw->frozen_cursor)
-		sw->frozen_cursor = cursor;
-	sw->frozen = true;
+	if (!f->on || at < f->at)
+		f->at = at;
+	f->on = true;
 }
 
 static void
@@ -589,13 +594,9 @@ report_shortfall(sync_window *sw, sync_shortfall_reason reason, const sw_item *i
 		s->returned = returned;
 		s->counted = -1;
 	}
-	freeze(sw, it->since - 1);
-	if (reason == SYNC_SHORTFALL_FAILED &&
-		(!sw->retry_frozen || it->since - 1 < sw->retry_frozen_cursor))
-	{
-		sw->retry_frozen = true;
-		sw->retry_frozen_cursor = it->since - 1;
-	}
+	freeze(&sw->cursor_freeze, it->since - 1);
+	if (reason == SYNC_SHORTFALL_FAILED)
+		freeze(&sw->frontier_freeze, it->since - 1);
 }
 
 static void
@@ -1247,11 +1248,8 @@ sync_window_hold(sync_window *sw, sync_shortfall_reason reason, int64_t created_
 	one.since = created_at;
 	one.until = created_at;
 	report_shortfall(sw, reason, &one, created_at, 0);
-	if (retry && (!sw->retry_frozen || created_at - 1 < sw->retry_frozen_cursor))
-	{
-		sw->retry_frozen = true;
-		sw->retry_frozen_cursor = created_at - 1;
-	}
+	if (retry)
+		freeze(&sw->frontier_freeze, created_at - 1);
 	if (sw->n_shortfalls > before && id)
 	{
 		sw->shortfalls[before].has_id = true;
@@ -1265,9 +1263,12 @@ sync_window_count_support(const sync_window *sw)
 	return sw->count_support;
 }
 
-/* Just before the oldest second not yet finished (proven or recorded as a shortfall). */
+/*
+ * Just before the oldest second not yet finished (proven or recorded as a shortfall), held at the
+ * freeze f, never below start - 1.
+ */
 static int64_t
-natural_cursor(const sync_window *sw)
+bounded_cursor(const sync_window *sw, const sw_freeze *f)
 {
 	int64_t		c;
 
@@ -1279,31 +1280,23 @@ natural_cursor(const sync_window *sw)
 		c = sw->end;
 	if (sw->oom)
 		c = sw->start - 1;		/* a window may have been lost: prove nothing */
+	if (f->on && f->at < c)
+		c = f->at;
+	if (c < sw->start - 1)
+		c = sw->start - 1;
 	return c;
 }
 
 int64_t
 sync_window_cursor(const sync_window *sw)
 {
-	int64_t		c = natural_cursor(sw);
-
-	if (sw->frozen && sw->frozen_cursor < c)
-		c = sw->frozen_cursor;
-	if (c < sw->start - 1)
-		c = sw->start - 1;
-	return c;
+	return bounded_cursor(sw, &sw->cursor_freeze);
 }
 
 int64_t
 sync_window_frontier(const sync_window *sw)
 {
-	int64_t		c = natural_cursor(sw);
-
-	if (sw->retry_frozen && sw->retry_frozen_cursor < c)
-		c = sw->retry_frozen_cursor;
-	if (c < sw->start - 1)
-		c = sw->start - 1;
-	return c;
+	return bounded_cursor(sw, &sw->frontier_freeze);
 }
 
 int64_t

@@ -25,6 +25,12 @@
 
 #define STATE_KEY "'synchronizer:' || $1"
 
+/* A queue row of cycle $1 that a process may claim: open, and unclaimed or its claimer gone. */
+#define CLAIMABLE(row) \
+	" " row ".cycle = $1 AND NOT " row ".done AND " row ".attempts < 3" \
+	" AND (" row ".claimed_by IS NULL OR NOT EXISTS" \
+	"      (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = " row ".claimed_by))"
+
 bool
 sync_store_claim(int64 cycle, int active, int processes, SyncClaim *claim)
 {
@@ -44,10 +50,7 @@ sync_store_claim(int64 cycle, int active, int processes, SyncClaim *claim)
 			   "UPDATE bigbrotr.synchronizer_queue q"
 			   "   SET claimed_by = $2, claimed_at = $3, attempts = q.attempts + 1"
 			   " WHERE q.relay_url = ("
-			   "   SELECT c.relay_url FROM bigbrotr.synchronizer_queue c"
-			   "    WHERE c.cycle = $1 AND NOT c.done AND c.attempts < 3"
-			   "      AND (c.claimed_by IS NULL OR NOT EXISTS"
-			   "           (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = c.claimed_by))"
+			   "   SELECT c.relay_url FROM bigbrotr.synchronizer_queue c WHERE" CLAIMABLE("c")
 			   "    ORDER BY c.attempts, c.relay_url"
 			   "    FOR UPDATE SKIP LOCKED LIMIT 1)"
 			   "   AND ($4 = 0 OR $4 < (SELECT ceil(count(*)::numeric / $5) FROM bigbrotr.synchronizer_queue o"
@@ -80,10 +83,7 @@ sync_store_unclaimed(int64 cycle)
 
 	bb_tx_begin();
 	bb_spi_run(&plan,
-			   "SELECT count(*) FROM bigbrotr.synchronizer_queue c"
-			   " WHERE c.cycle = $1 AND NOT c.done AND c.attempts < 3"
-			   "   AND (c.claimed_by IS NULL OR NOT EXISTS"
-			   "        (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = c.claimed_by))",
+			   "SELECT count(*) FROM bigbrotr.synchronizer_queue c WHERE" CLAIMABLE("c"),
 			   1, types, values, NULL, true);
 	any = bb_spi_int64_result() > 0;
 	bb_tx_commit();
@@ -207,9 +207,9 @@ cmp_id_index(const void *a, const void *b)
 	return memcmp(((const IdIndex *) a)->id, ((const IdIndex *) b)->id, 32);
 }
 
-/* The first entry of the sorted list with this id, or NULL. */
-static const IdIndex *
-find_id(const IdIndex *list, size_t n, const uint8_t *id)
+/* The entries of the sorted list with this id (a relay may send one event twice): *first, count. */
+static size_t
+find_id(const IdIndex *list, size_t n, const uint8_t *id, const IdIndex **first)
 {
 	size_t		lo = 0,
 				hi = n;
@@ -223,7 +223,10 @@ find_id(const IdIndex *list, size_t n, const uint8_t *id)
 		else
 			hi = mid;
 	}
-	return lo < n && memcmp(list[lo].id, id, 32) == 0 ? &list[lo] : NULL;
+	*first = &list[lo];
+	for (hi = lo; hi < n && memcmp(list[hi].id, id, 32) == 0; hi++)
+		;
+	return hi - lo;
 }
 
 /* A bytea[] of the ids of events[list[i].index]. */
@@ -270,6 +273,7 @@ sync_store_lookup(const SyncEvent *events, size_t n, bool *archived)
 			bytea	   *idb,
 					   *sigb;
 			const IdIndex *hit;
+			size_t		hits;
 
 			if (isnull1 || isnull2)
 				continue;
@@ -277,11 +281,11 @@ sync_store_lookup(const SyncEvent *events, size_t n, bool *archived)
 			sigb = DatumGetByteaPP(sigd);
 			if (VARSIZE_ANY_EXHDR(idb) != 32 || VARSIZE_ANY_EXHDR(sigb) != 64)
 				continue;
-			/* every event with this id (a relay may repeat one) whose signature is the stored one */
-			for (hit = find_id(list, m, (const uint8_t *) VARDATA_ANY(idb));
-				 hit && hit < list + m && memcmp(hit->id, VARDATA_ANY(idb), 32) == 0; hit++)
-				if (memcmp(events[hit->index].sig, VARDATA_ANY(sigb), 64) == 0)
-					archived[hit->index] = true;
+			/* every event with this id whose signature is the stored one */
+			hits = find_id(list, m, (const uint8_t *) VARDATA_ANY(idb), &hit);
+			for (size_t h = 0; h < hits; h++)
+				if (memcmp(events[hit[h].index].sig, VARDATA_ANY(sigb), 64) == 0)
+					archived[hit[h].index] = true;
 		}
 	}
 	bb_tx_commit();
@@ -343,8 +347,8 @@ reject_row(void *arg, int index, const char *sqlstate, const char *message)
 }
 
 /*
- * Records the sightings of the known events; returns how many the archive no longer held (deleted
- * since the lookup): those are verified here and, when valid, added to the events to insert.
+ * Records the sightings of the known events. Those the archive no longer holds (deleted since the
+ * lookup) are verified here and, when valid, added to the events to insert.
  */
 static void
 store_sightings(SyncStoreBatch *in, size_t *insert_idx, size_t *n_insert)
@@ -387,18 +391,19 @@ store_sightings(SyncStoreBatch *in, size_t *insert_idx, size_t *n_insert)
 		{
 			bytea	   *b = DatumGetByteaPP(elems[j]);
 			const IdIndex *hit;
+			size_t		hits;
 
 			if (enulls[j] || VARSIZE_ANY_EXHDR(b) != 32)
 				continue;
-			for (hit = find_id(list, m, (const uint8_t *) VARDATA_ANY(b));
-				 hit && hit < list + m && memcmp(hit->id, VARDATA_ANY(b), 32) == 0; hit++)
+			hits = find_id(list, m, (const uint8_t *) VARDATA_ANY(b), &hit);
+			for (size_t h = 0; h < hits; h++)
 			{
-				const SyncEvent *e = &in->events[hit->index];
+				const SyncEvent *e = &in->events[hit[h].index];
 				nostr_error err;
 
 				in->known_recorded--;
 				if (nostr_sig_verify(e->id, e->pubkey, e->sig, NULL, &err) == NOSTR_OK)
-					insert_idx[(*n_insert)++] = hit->index;
+					insert_idx[(*n_insert)++] = hit[h].index;
 				else
 				{
 					char		hex[65];

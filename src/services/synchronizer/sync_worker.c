@@ -64,6 +64,7 @@ static VerifyPool *verify_pool = NULL;
 static KnownCache *known_cache = NULL;
 
 static void sample_private_memory(void);
+static void flush(Slot *slot, bool force);
 
 static void
 drain_logs(Slot *slot)
@@ -95,19 +96,10 @@ hints_query(void *arg)
 					 q->out_authors, q->na);
 }
 
-/* One flush: the settled prefix of a session's buffer and the position it justifies. */
-typedef struct FlushJob
-{
-	Slot	   *slot;
-	SyncStoreBatch batch;
-} FlushJob;
-
 static void
 store_slot_events(void *arg)
 {
-	FlushJob   *job = arg;
-
-	sync_store_events(&job->batch);
+	sync_store_events((SyncStoreBatch *) arg);
 }
 
 static void
@@ -144,7 +136,10 @@ lookup_new(Slot *slot)
 	}
 }
 
-/* A session waits for the archive's kinds and authors at a crowded second: one query, then on. */
+/*
+ * A session waits for the archive's kinds and authors at a crowded second: its events are stored
+ * first (so the hints include what this relay just sent), then one query, then on.
+ */
 static void
 answer_hints(Slot *slot)
 {
@@ -161,6 +156,7 @@ answer_hints(Slot *slot)
 
 	if (!sync_session_hints_wanted(slot->session, &second, &kinds, &nkinds, &max))
 		return;
+	flush(slot, true);
 	out_kinds = palloc(sizeof(int32) * max);
 	out_authors = palloc(32 * max);
 	q.second = second;
@@ -192,38 +188,37 @@ static bool
 store_prefix(Slot *slot, size_t k)
 {
 	char	   *error;
-	FlushJob	job;
+	SyncStoreBatch batch;
 	size_t		n;
 	const SyncEvent *events;
 
 	events = sync_session_events(slot->session, &n);
-	memset(&job, 0, sizeof(job));
-	job.slot = slot;
-	job.batch.url = slot->claim.url;
-	job.batch.network = slot->claim.network;
-	job.batch.events = events;
-	job.batch.n = k;
-	job.batch.write_cursor = slot->contiguous;
-	job.batch.cursor = sync_session_cursor_for(slot->session, k);
-	job.batch.frontier = sync_session_frontier_for(slot->session, k);
-	job.batch.seen_at = bb_unix_now();
-	if (k == 0 && (!slot->contiguous || job.batch.cursor == slot->last_cursor) &&
-		job.batch.frontier == slot->last_frontier)
+	memset(&batch, 0, sizeof(batch));
+	batch.url = slot->claim.url;
+	batch.network = slot->claim.network;
+	batch.events = events;
+	batch.n = k;
+	batch.write_cursor = slot->contiguous;
+	batch.cursor = sync_session_cursor_for(slot->session, k);
+	batch.frontier = sync_session_frontier_for(slot->session, k);
+	batch.seen_at = bb_unix_now();
+	if (k == 0 && (!slot->contiguous || batch.cursor == slot->last_cursor) &&
+		batch.frontier == slot->last_frontier)
 		return true;
-	job.batch.rejected = palloc(sizeof(SyncRejected) * Max(k, 1));
-	error = bb_catch_error(store_slot_events, &job, false);
+	batch.rejected = palloc(sizeof(SyncRejected) * Max(k, 1));
+	error = bb_catch_error(store_slot_events, &batch, false);
 	if (error)
 	{
 		bb_log(BB_WARNING, "relay %s: storing %zu events failed, relay abandoned this cycle: %s",
 			   slot->claim.url, k, error);
 		slot->failed = true;
 		sync_session_clear_events(slot->session);
-		pfree(job.batch.rejected);
+		pfree(batch.rejected);
 		return false;
 	}
 	/* committed: from now on the session's cursor stays below every refused row */
-	for (size_t i = 0; i < job.batch.n_rejected; i++)
-		sync_session_hold(slot->session, job.batch.rejected[i].created_at, job.batch.rejected[i].id);
+	for (size_t i = 0; i < batch.n_rejected; i++)
+		sync_session_hold(slot->session, batch.rejected[i].created_at, batch.rejected[i].id);
 	if (known_cache)
 		for (size_t i = 0; i < k; i++)
 		{
@@ -231,19 +226,19 @@ store_prefix(Slot *slot, size_t k)
 
 			if (events[i].state != SYNC_EV_VALID)
 				continue;
-			for (size_t r = 0; r < job.batch.n_rejected && !refused; r++)
-				refused = job.batch.rejected[r].index == i;
+			for (size_t r = 0; r < batch.n_rejected && !refused; r++)
+				refused = batch.rejected[r].index == i;
 			if (!refused)
 				known_cache_add(known_cache, events[i].id, events[i].sig);
 		}
-	slot->stored_new += job.batch.fresh;
-	slot->known_recorded += job.batch.known_recorded;
-	slot->late_invalid += job.batch.late_invalid;
-	slot->db_unstorable += (int64) job.batch.n_rejected;
+	slot->stored_new += batch.fresh;
+	slot->known_recorded += batch.known_recorded;
+	slot->late_invalid += batch.late_invalid;
+	slot->db_unstorable += (int64) batch.n_rejected;
 	if (slot->contiguous)
-		slot->last_cursor = job.batch.cursor;
-	slot->last_frontier = job.batch.frontier;
-	pfree(job.batch.rejected);
+		slot->last_cursor = batch.cursor;
+	slot->last_frontier = batch.frontier;
+	pfree(batch.rejected);
 	sync_session_consume(slot->session, k);
 	return true;
 }
@@ -625,15 +620,9 @@ run_worker(int64 cycle, int processes)
 				}
 				active++;
 			}
+		/* a slot still waiting for its stagger would find nothing either */
 		if (active == 0 && nothing_left)
-		{
-			bool		staggered = false;
-
-			for (int i = 0; i < nslots; i++)
-				staggered |= slots[i].claim_at_ms > now_ms;
-			if (!staggered || !sync_store_unclaimed(cycle))
-				break;
-		}
+			break;
 
 		ws_loop_run(loop, 100);
 
@@ -652,23 +641,13 @@ run_worker(int64 cycle, int processes)
 			}
 			else
 			{
-				int64_t		second;
-				const int32_t *hk;
-				size_t		hn,
-							hmax;
-
 				lookup_new(slot);
 				if (sync_session_paused(slot->session))
 					flush(slot, true);
 				else if (sync_session_ready(slot->session) >= (size_t) sync_batch_size ||
 						 net_clock_ms() - slot->last_flush_ms >= FLUSH_EVERY_MS)
 					flush(slot, false);
-				if (sync_session_hints_wanted(slot->session, &second, &hk, &hn, &hmax))
-				{
-					/* stored first: the archive's hints then include what this relay just sent */
-					flush(slot, true);
-					answer_hints(slot);
-				}
+				answer_hints(slot);
 				drain_logs(slot);
 			}
 		}
