@@ -598,6 +598,12 @@ edges(void)
 	memcpy(want, d, 16);
 	neg_fingerprint(items, 0, 2, fp);
 	CHECK(memcmp(fp, want, 16) == 0, "fingerprint sums with carry across all 256 bits");
+	memset(items[1].id, 0, 32);
+	items[1].id[0] = 1;			/* (2^256 - 1) + 1 = 0: a carry into a word that the carry itself wraps */
+	memset(input, 0, 32);
+	SHA256(input, 33, d);
+	neg_fingerprint(items, 0, 2, fp);
+	CHECK(memcmp(fp, d, 16) == 0, "fingerprint: a carry that wraps a word carries on");
 
 	/* responder edge replies */
 	memset(items, 0, sizeof(items));
