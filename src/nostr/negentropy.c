@@ -56,7 +56,7 @@ struct negentropy
 	 * With a frame size limit the reference protocol can bring a range it has already settled back
 	 * (the fallback Fingerprint covers [upper, end) while the receiver reads it from the last bound
 	 * sent): the same id then shows up again. We report each have/need id once: a bit per item for
-	 * have, a set of the need ids (32 bytes each, at most the peer's ids) for need.
+	 * have, a set of the need ids (a 33-byte slot each at a load of at most 1/2) for need.
 	 */
 	uint8_t    *have_seen;
 	neg_id_set	need_seen;
