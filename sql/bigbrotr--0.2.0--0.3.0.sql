@@ -6,7 +6,8 @@
 --     read from events by primary key) and rebuilds its indexes, under an ACCESS EXCLUSIVE lock on
 --     events_relays for the whole update: writers of sightings wait (stop the synchronizer first).
 --     A sighting whose event no longer exists (left by a DELETE by hand; bigbrotr.delete_orphan_sightings
---     would remove it) has no created_at and is deleted first, with a NOTICE giving how many.
+--     would remove it) has no created_at and is deleted first, with a WARNING giving how many (an
+--     extension script shows no NOTICE).
 --   * nip66.auth_required (NULL: not tested) with compute_nip66_hash and insert_relay_metadata taking
 --     it; the hash of a row without it is unchanged, so stored ids stay valid. A signature that changes
 --     is dropped and created again (nothing depends on these functions: plpgsql and SQL bodies are not
@@ -25,7 +26,7 @@ BEGIN
     WHERE NOT EXISTS (SELECT 1 FROM bigbrotr.events e WHERE e.id = er.event_id);
     GET DIAGNOSTICS v_n = ROW_COUNT;
     IF v_n > 0 THEN
-        RAISE NOTICE 'bigbrotr 0.3.0 update: deleted % sightings whose event no longer exists', v_n;
+        RAISE WARNING 'bigbrotr 0.3.0 update: deleted % sightings whose event no longer exists', v_n;
     END IF;
 END
 $$;
