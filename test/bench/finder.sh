@@ -35,8 +35,8 @@ for ((from = 0; from < EVENTS; from += 100000)); do
            CASE WHEN i % 20 = 0 THEN jsonb_build_object('wss://c' || (i % 900) || '.bench.example', '{}'::jsonb)::text ELSE 'hello' END,
            decode(repeat('22', 64), 'hex')
     FROM generate_series($from, $((to - 1))) i;
-    INSERT INTO bigbrotr.events_relays (event_id, relay_url, seen_at)
-    SELECT sha256(convert_to('e' || i, 'UTF8')), r, 1700000000 + i + (r = 'wss://b.bench.example')::int * 7
+    INSERT INTO bigbrotr.events_relays (event_id, relay_url, seen_at, event_created_at)
+    SELECT sha256(convert_to('e' || i, 'UTF8')), r, 1700000000 + i + (r = 'wss://b.bench.example')::int * 7, 1700000000 + i
     FROM generate_series($from, $((to - 1))) i, unnest(ARRAY['wss://a.bench.example', 'wss://b.bench.example']) r;" >/dev/null
 done
 q -c "VACUUM ANALYZE" >/dev/null

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# schema_insert_cost.sh: the insert cost of realistic events on the 0.1.0 schema against the 0.2.0
-# one, through insert_events in batches of 500 as the synchronizer calls it, on a running cluster
-# with bigbrotr installed (both versions' scripts). Prints times and their ratio (never asserts);
-# also the per-row size of events_relays' primary key with the relay as URL text vs an integer key.
-#   PGPORT=54329 test/bench/schema_insert_cost.sh [events=100000] [rounds=2]
+# schema_insert_cost.sh: what a schema version costs the writers, 0.2.0 against 0.3.0 (or the versions
+# given in VERSIONS), in the same run, on the same realistic events, in one throwaway cluster:
+#   new     bigbrotr.insert_events in batches of 500 (the synchronizer's new events): us per event
+#   known   bigbrotr.insert_sightings of the same events on a second relay, batches of 500 (the
+#           synchronizer's known events): us per sighting
+#   items   a relay's (created_at, id) items of N events, sorted, as negentropy needs them: 0.3.0's
+#           bigbrotr.relay_items (index-only scan) against the join 0.2.0 would need; ms per scan
+#   update  ALTER EXTENSION bigbrotr UPDATE from 0.2.0 on an archive of N events and 10 N sightings
+#           (it rewrites events_relays): seconds, and seconds per million sightings
+# and, as before, the per-row size of events_relays' primary key with the relay as URL text vs an
+# integer key. Prints times and ratios, never asserts. Takes the machine-wide test lock.
+#   test/bench/schema_insert_cost.sh [events=100000] [rounds=2]
 set -euo pipefail
 N=${1:-100000}
 ROUNDS=${2:-2}
-PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${PGPORT:-54329}" -U postgres)
+VERSIONS=${VERSIONS:-"0.2.0 0.3.0"}
+source "$(dirname "$0")/lib.sh"
+bench_cluster
+P() { cluster_psql -At "$@"; }
+us() { awk -v n="$1" -v s="$2" 'BEGIN{printf "%.1f", s*1e6/n}'; }
 
 # Realistic events, the same in every database (setseed): content ~360 B, tags ~290 B with e, p, p
 # and t values of high cardinality, 2000 authors, 12 kinds.
@@ -22,7 +33,7 @@ CREATE TABLE gen AS SELECT
   left(repeat(md5(i::text) || ' ', 12), 340 + (random() * 40)::int) AS content,
   decode(repeat('ab', 64), 'hex') AS sig
 FROM generate_series(1, $N) i;
--- The batches, prepared as arrays, so that the timed loop does nothing but call insert_events.
+-- The batches, prepared as arrays, so that the timed loops do nothing but call the procedures.
 CREATE TABLE batches AS SELECT (row_number() OVER (ORDER BY created_at, id) - 1) / 500 AS b, * FROM gen;
 CREATE TABLE batch_arrays AS SELECT b, array_agg(id) AS ids, array_agg(pubkey) AS pubkeys,
   array_agg(created_at::bigint) AS created_ats, array_agg(kind) AS kinds, array_agg(tags) AS tagss,
@@ -38,33 +49,77 @@ BEGIN
   END LOOP;
   RAISE NOTICE '%', extract(epoch FROM clock_timestamp() - t0);
 END \$\$;"
+# Known events seen on another relay (:relay), as the synchronizer records them.
+TIME_SIGHT="DO \$\$
+DECLARE t0 timestamptz := clock_timestamp(); r record;
+BEGIN
+  FOR r IN SELECT * FROM batch_arrays ORDER BY b LOOP
+    PERFORM bigbrotr.insert_sightings(r.ids, current_setting('bench.relay'), 'clearnet', 1, 2);
+  END LOOP;
+  RAISE NOTICE '%', extract(epoch FROM clock_timestamp() - t0);
+END \$\$;"
+notice() { sed -n 's/.*NOTICE: *//p'; }
 
-for v in 0.1.0 0.2.0; do
+for v in $VERSIONS; do
   db=bb_cost_${v//./}
-  "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-  "${PSQL[@]}" -d "$db" -c "CREATE EXTENSION bigbrotr VERSION '$v'" -c "$GEN" >/dev/null
+  P -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+  P -d "$db" -c "CREATE EXTENSION bigbrotr VERSION '$v'" -c "$GEN" >/dev/null
 done
-echo "avg sizes: $("${PSQL[@]}" -d bb_cost_020 -c "SELECT 'content ' || avg(octet_length(content))::int || ' B, tags ' || avg(octet_length(tags::text))::int || ' B' FROM gen")"
+first=${VERSIONS%% *}
+echo "avg sizes: $(P -d bb_cost_${first//./} -c "SELECT 'content ' || avg(octet_length(content))::int || ' B, tags ' || avg(octet_length(tags::text))::int || ' B' FROM gen")"
 for r in $(seq 1 "$ROUNDS"); do
-  for v in 0.1.0 0.2.0; do
-    db=bb_cost_${v//./}
-    "${PSQL[@]}" -d "$db" -c "TRUNCATE bigbrotr.events_relays, bigbrotr.events, bigbrotr.relays, bigbrotr.finder_queue CASCADE" -c "CHECKPOINT"
-    s=$("${PSQL[@]}" -d "$db" -c "$TIME_INSERT" 2>&1 | sed -n 's/.*NOTICE: *//p')
-    echo "round $r schema $v: $N events in $s s ($(awk -v n="$N" -v s="$s" 'BEGIN{printf "%.1f", s*1e6/n}') us/event)"
-    eval "t_${v//./}_$r=$s"
+  for v in $VERSIONS; do
+    db=bb_cost_${v//./}; k=${v//./}
+    P -d "$db" -c "TRUNCATE bigbrotr.events_relays, bigbrotr.events, bigbrotr.relays, bigbrotr.finder_queue CASCADE" -c "CHECKPOINT"
+    s=$(P -d "$db" -c "$TIME_INSERT" 2>&1 | notice)
+    P -d "$db" -c "CHECKPOINT"
+    k2=$(P -d "$db" -c "SET bench.relay = 'wss://known.example.com'" -c "$TIME_SIGHT" 2>&1 | notice)
+    echo "round $r schema $v: $N new events in $s s ($(us "$N" "$s") us/event), $N known sightings in $k2 s ($(us "$N" "$k2") us/sighting)"
+    eval "new_${k}_$r=$s; known_${k}_$r=$k2"
   done
 done
+set -- $VERSIONS
+a=${1//./}; b=${2//./}
 for r in $(seq 1 "$ROUNDS"); do
-  eval "a=\$t_010_$r; b=\$t_020_$r"
-  echo "round $r: 0.2.0 / 0.1.0 insert time = $(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", b/a}')"
+  eval "n1=\$new_${a}_$r; n2=\$new_${b}_$r; k1=\$known_${a}_$r; k2=\$known_${b}_$r"
+  echo "round $r: $2 / $1 time: new events $(awk -v a="$n1" -v b="$n2" 'BEGIN{printf "%.2f", b/a}'), known sightings $(awk -v a="$k1" -v b="$k2" 'BEGIN{printf "%.2f", b/a}')"
 done
 
+# A relay's items (N of them), sorted by (created_at, id), five scans each after VACUUM.
+if [[ " $VERSIONS " == *" 0.3.0 "* ]]; then
+  P -d bb_cost_030 -c "VACUUM ANALYZE bigbrotr.events_relays" -c "VACUUM ANALYZE bigbrotr.events"
+  P -d bb_cost_020 -c "VACUUM ANALYZE bigbrotr.events_relays" -c "VACUUM ANALYZE bigbrotr.events" 2>/dev/null || true
+  scan() { # db query
+    P -d "$1" -c "DO \$\$ DECLARE t0 timestamptz; n bigint; best float8 := 1e9; BEGIN
+      FOR i IN 1..5 LOOP t0 := clock_timestamp(); EXECUTE '$2' INTO n;
+        best := least(best, extract(epoch FROM clock_timestamp() - t0)); END LOOP;
+      RAISE NOTICE '% % ms', n, round((best * 1000)::numeric, 1); END \$\$;" 2>&1 | notice
+  }
+  echo "items of a relay, 0.3.0 relay_items (best of 5): $(scan bb_cost_030 "SELECT count(*) FROM (SELECT * FROM bigbrotr.relay_items(''wss://relay.example.com'', NULL, NULL, NULL)) s")"
+  P -d bb_cost_030 -At -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM bigbrotr.relay_items('wss://relay.example.com', NULL, NULL, NULL)" | sed 's/^/    /'
+  if [[ " $VERSIONS " == *" 0.2.0 "* ]]; then
+    echo "items of a relay, 0.2.0 join events (best of 5): $(scan bb_cost_020 "SELECT count(*) FROM (SELECT e.created_at, e.id FROM bigbrotr.events_relays er JOIN bigbrotr.events e ON e.id = er.event_id WHERE er.relay_url = ''wss://relay.example.com'' ORDER BY 1, 2) s")"
+  fi
+fi
+
+# The update's cost: 0.2.0 archive with N events and 10 N sightings (8 more relays of known events).
+if [[ " $VERSIONS " == *" 0.2.0 "* && " $VERSIONS " == *" 0.3.0 "* ]]; then
+  for i in $(seq 1 8); do P -d bb_cost_020 -c "SET bench.relay = 'wss://more$i.example.com'" -c "$TIME_SIGHT" >/dev/null 2>&1; done
+  P -d bb_cost_020 -c "VACUUM ANALYZE bigbrotr.events_relays" -c "CHECKPOINT"
+  rows=$(P -d bb_cost_020 -c "SELECT count(*) FROM bigbrotr.events_relays")
+  size=$(P -d bb_cost_020 -c "SELECT pg_size_pretty(pg_total_relation_size('bigbrotr.events_relays'))")
+  t0=$(date +%s.%N)
+  P -d bb_cost_020 -c "ALTER EXTENSION bigbrotr UPDATE TO '0.3.0'"
+  t1=$(date +%s.%N)
+  size2=$(P -d bb_cost_020 -c "SELECT pg_size_pretty(pg_total_relation_size('bigbrotr.events_relays'))")
+  echo "update 0.2.0 -> 0.3.0: $rows sightings ($size with indexes; after: $size2) in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s ($(awk -v a="$t0" -v b="$t1" -v n="$rows" 'BEGIN{printf "%.1f", (b-a)*1e6/n}') s per million sightings)"
+fi
+
 # The primary key of events_relays per row: (event_id, relay_url text) vs (event_id, relay_id integer).
-"${PSQL[@]}" -d bb_cost_020 -c "
+P -d bb_cost_${first//./} -c "
 CREATE TABLE pk_text (event_id bytea, relay_url text, seen_at bigint, PRIMARY KEY (event_id, relay_url));
 CREATE TABLE pk_int (event_id bytea, relay_id integer, seen_at bigint, PRIMARY KEY (event_id, relay_id));
 INSERT INTO pk_text SELECT sha256(int8send(i / 4)), 'wss://relay' || (i % 400) || '.example.com', i FROM generate_series(1, 1000000) i;
 INSERT INTO pk_int SELECT sha256(int8send(i / 4)), i % 400, i FROM generate_series(1, 1000000) i;" >/dev/null
-"${PSQL[@]}" -d bb_cost_020 -c "SELECT 'events_relays PK per row: text URL (avg ' || (SELECT avg(octet_length(relay_url))::int FROM pk_text)
+P -d bb_cost_${first//./} -c "SELECT 'events_relays PK per row: text URL (avg ' || (SELECT avg(octet_length(relay_url))::int FROM pk_text)
   || ' B) ' || round(pg_relation_size('pk_text_pkey') / 1e6, 1) || ' B, integer relay id ' || round(pg_relation_size('pk_int_pkey') / 1e6, 1) || ' B'"
-for v in 010 020; do "${PSQL[@]}" -d postgres -c "DROP DATABASE bb_cost_$v"; done

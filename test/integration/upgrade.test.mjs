@@ -1,18 +1,24 @@
-// upgrade.test.mjs: ALTER EXTENSION bigbrotr UPDATE from 0.1.0 to 0.2.0 on a populated archive. The
-// extension is created at 0.1.0 and a fixture archived through the 0.1.0 procedures (events signed
-// with nostr-tools, realistic and hostile tags incl. values over 512 bytes, each seen on several
-// relays; relays, snapshots with NIP-11 and NIP-66 documents, service_state cursors). A service
-// started on the 0.1.0 install refuses with the hint to update. Then the update: every row of every
-// table is kept (counts and an md5 of every row), every stored tagvalues equals the C function's
-// result, the catalog equals a fresh 0.2.0 install's, insert_sightings and insert_events work on the
-// upgraded archive, and the service runs. The synchronizer is never started here.
+// upgrade.test.mjs: ALTER EXTENSION bigbrotr UPDATE on populated archives, 0.1.0 -> 0.2.0 -> 0.3.0 and
+// 0.2.0 -> 0.3.0. The extension is created at 0.1.0 and a fixture archived through the 0.1.0
+// procedures (events signed with nostr-tools, realistic and hostile tags incl. values over 512 bytes,
+// each seen on several relays; relays, snapshots with NIP-11 and NIP-66 documents, service_state
+// cursors). A service started on the 0.1.0 install refuses with the hint to update. Update to 0.2.0:
+// every row of every table kept (counts and an md5 of every row), no table rewritten, every stored
+// tagvalues equal to the C function's result, the catalog a fresh 0.2.0 install's, insert_sightings and
+// insert_events working. Update to 0.3.0: every row kept with its old columns byte for byte, exactly
+// events_relays.event_created_at and nip66.auth_required added, every sighting's event_created_at
+// equal to its event's created_at, every nip66 id unchanged (the 0.3.0 hash of its fields), the catalog
+// a fresh 0.3.0 install's; the 0.3.0 writers and relay_items work and the service runs. Then a 0.2.0
+// install written by the 0.2.0 procedures, with orphan sightings, is updated directly to 0.3.0 with the
+// same checks. The synchronizer is never started here.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateSecretKey } from 'nostr-tools/pure';
 import { sql, connect, status, waitFor, setConfig, logMark, logSince, writeWorkFile, env } from './lib/cluster.mjs';
 import { signed } from './lib/events.mjs';
 
-const FRESH_DB = `${env.db}_fresh_020`;
+const FRESH_DB = `${env.db}_fresh`;
+const DIRECT_DB = `${env.db}_direct_020`;
 const RELAYS = Array.from({ length: 8 }, (_, i) => `wss://relay${i}.upgrade.example`);
 const N_EVENTS = 2500;
 
@@ -72,17 +78,63 @@ SELECT line FROM (
   SELECT 'extension version ' || extversion FROM pg_extension WHERE extname = 'bigbrotr'
 ) s ORDER BY line`;
 
-// Count and md5 of the rows of every table of schema bigbrotr, each row as its text, in a fixed order.
-async function tableDigests(database = env.db) {
-  const tables = await sql(`SELECT relname FROM pg_class WHERE relnamespace = 'bigbrotr'::regnamespace AND relkind = 'r'
-                            ORDER BY relname`, [], database);
+// The columns of every table of schema bigbrotr, in order: the "old columns" an update must keep.
+async function tableColumns(database = env.db) {
+  const rows = await sql(`SELECT c.relname, array_agg(a.attname::text ORDER BY a.attnum) AS cols
+                          FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                          WHERE c.relnamespace = 'bigbrotr'::regnamespace AND c.relkind = 'r' GROUP BY 1 ORDER BY 1`, [], database);
+  return Object.fromEntries(rows.map((r) => [r.relname, r.cols]));
+}
+
+// Count and md5 of the rows of every table of schema bigbrotr, each row as the text of the given
+// columns (default: all of them), in a fixed order; where[table] keeps only the rows matching it.
+async function tableDigests(database = env.db, columns = null, where = {}) {
+  const cols = columns || await tableColumns(database);
   const out = {};
-  for (const { relname } of tables) {
-    const [r] = await sql(`SELECT count(*)::int AS n, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS md5
-                           FROM bigbrotr.${relname} t`, [], database);
+  for (const [relname, list] of Object.entries(cols)) {
+    const row = `ROW(${list.map((c) => `t.${c}`).join(', ')})::text`;
+    const [r] = await sql(`SELECT count(*)::int AS n, md5(coalesce(string_agg(${row}, E'\\n' ORDER BY ${row}), '')) AS md5
+                           FROM bigbrotr.${relname} t WHERE ${where[relname] || 'true'}`, [], database);
     out[relname] = r;
   }
   return out;
+}
+
+// What 0.3.0 adds, checked on an archive just updated: every sighting carries its event's created_at,
+// every nip66 row is untested (auth_required NULL) and keeps the id the 0.3.0 hash gives its fields.
+async function check030Columns(database = env.db) {
+  const [er] = await sql(`SELECT count(*)::int AS n,
+                                 count(*) FILTER (WHERE e.id IS NULL OR er.event_created_at IS DISTINCT FROM e.created_at)::int AS differ
+                          FROM bigbrotr.events_relays er LEFT JOIN bigbrotr.events e ON e.id = er.event_id`, [], database);
+  const [n66] = await sql(`SELECT count(*)::int AS n, count(*) FILTER (WHERE auth_required IS NOT NULL)::int AS auth_known,
+                                  count(*) FILTER (WHERE id IS DISTINCT FROM bigbrotr.compute_nip66_hash(openable, readable,
+                                    writable, rtt_open, rtt_read, rtt_write, auth_required))::int AS id_differs
+                           FROM bigbrotr.nip66`, [], database);
+  return { sightings: er, nip66: n66 };
+}
+
+// The catalog of a fresh install of the given version, in a database of its own.
+async function freshCatalog(version) {
+  const db = `${FRESH_DB}_${version.replace(/\./g, '')}`;
+  await sql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`, [], 'postgres');
+  await sql(`CREATE DATABASE ${db}`, [], 'postgres');
+  try {
+    await sql(`CREATE EXTENSION bigbrotr VERSION '${version}'`, [], db);
+    return (await sql(CATALOG, [], db)).map((r) => r.line);
+  } finally {
+    await sql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`, [], 'postgres');
+  }
+}
+
+async function assertCatalogIsFresh(version, database = env.db) {
+  const fresh = await freshCatalog(version);
+  const upgraded = (await sql(CATALOG, [], database)).map((r) => r.line);
+  const onlyFresh = fresh.filter((l) => !upgraded.includes(l));
+  const onlyUpgraded = upgraded.filter((l) => !fresh.includes(l));
+  assert.deepEqual({ onlyFresh, onlyUpgraded }, { onlyFresh: [], onlyUpgraded: [] });
+  assert.deepEqual(upgraded, fresh);
+  assert.ok(fresh.length > 200, `catalog lines: ${fresh.length}`);
+  assert.ok(fresh.includes(`extension version ${version}`));
 }
 
 async function dropExtension() {
@@ -113,7 +165,7 @@ function tagsFor(i) {
 }
 
 before(async () => {
-  await sql(`DROP DATABASE IF EXISTS ${FRESH_DB} WITH (FORCE)`, [], 'postgres');
+  await sql(`DROP DATABASE IF EXISTS ${DIRECT_DB} WITH (FORCE)`, [], 'postgres');
   const dbs = await sql('SELECT 1 FROM pg_database WHERE datname = $1', [env.db], 'postgres');
   if (dbs.length === 0) await sql(`CREATE DATABASE ${env.db}`, [], 'postgres');
   await dropExtension();
@@ -123,7 +175,7 @@ before(async () => {
 
 after(async () => {
   await sql('UPDATE bigbrotr.service_control SET enabled = false').catch(() => {});
-  await sql(`DROP DATABASE IF EXISTS ${FRESH_DB} WITH (FORCE)`, [], 'postgres').catch(() => {});
+  await sql(`DROP DATABASE IF EXISTS ${DIRECT_DB} WITH (FORCE)`, [], 'postgres').catch(() => {});
   await setConfig({ 'bigbrotr.log_level': null, 'bigbrotr.initializer_seed_file': null }).catch(() => {});
 });
 
@@ -189,7 +241,7 @@ test('a service started on the 0.1.0 install refuses with the hint to update, an
   await sql("SELECT bigbrotr.bigbrotr_stop('initializer')");
   await waitFor('the initializer gone', async () => !(await status('initializer')).running);
   const log = logSince(mark);
-  assert.match(log, /ERROR: +bigbrotr initializer: extension bigbrotr is installed at version 0\.1\.0 in database "[^"]+", but the library is version 0\.2\.0; exiting/);
+  assert.match(log, /ERROR: +bigbrotr initializer: extension bigbrotr is installed at version 0\.1\.0 in database "[^"]+", but the library is version 0\.3\.0; exiting/);
   assert.match(log, /HINT: +Run ALTER EXTENSION bigbrotr UPDATE in database/);
   assert.doesNotMatch(log, /"bigbrotr initializer".*exited with exit code [1-9]/, 'the refusing worker exits with code 0');
   const st = await status('initializer');
@@ -198,13 +250,13 @@ test('a service started on the 0.1.0 install refuses with the hint to update, an
 
 let beforeUpdate;
 
-test('ALTER EXTENSION bigbrotr UPDATE keeps every row of every table, byte for byte', async () => {
+test('ALTER EXTENSION bigbrotr UPDATE TO 0.2.0 keeps every row of every table, byte for byte, rewriting none', async () => {
   beforeUpdate = await tableDigests();
   assert.equal(beforeUpdate.events.n, N_EVENTS);
   const files = () => sql(`SELECT relname, relfilenode FROM pg_class WHERE relnamespace = 'bigbrotr'::regnamespace
                            AND relkind = 'r' ORDER BY relname`);
   const filesBefore = await files();
-  await sql('ALTER EXTENSION bigbrotr UPDATE');
+  await sql("ALTER EXTENSION bigbrotr UPDATE TO '0.2.0'");
   // No table was rewritten: a rewrite gives a table a new file.
   assert.deepEqual(await files(), filesBefore);
   assert.equal((await sql("SELECT extversion FROM pg_extension WHERE extname = 'bigbrotr'"))[0].extversion, '0.2.0');
@@ -218,20 +270,11 @@ test('ALTER EXTENSION bigbrotr UPDATE keeps every row of every table, byte for b
   assert.equal(d.differ, 0);
 });
 
-test('the upgraded catalog equals a fresh 0.2.0 install', async () => {
-  await sql(`CREATE DATABASE ${FRESH_DB}`, [], 'postgres');
-  await sql('CREATE EXTENSION bigbrotr', [], FRESH_DB);
-  const fresh = (await sql(CATALOG, [], FRESH_DB)).map((r) => r.line);
-  const upgraded = (await sql(CATALOG, [], env.db)).map((r) => r.line);
-  const onlyFresh = fresh.filter((l) => !upgraded.includes(l));
-  const onlyUpgraded = upgraded.filter((l) => !fresh.includes(l));
-  assert.deepEqual({ onlyFresh, onlyUpgraded }, { onlyFresh: [], onlyUpgraded: [] });
-  assert.deepEqual(upgraded, fresh);
-  assert.ok(fresh.length > 200, `catalog lines: ${fresh.length}`);
-  assert.ok(fresh.includes('extension version 0.2.0'));
+test('the catalog updated to 0.2.0 equals a fresh 0.2.0 install', async () => {
+  await assertCatalogIsFresh('0.2.0');
 });
 
-test('insert_sightings and insert_events work on the upgraded archive', async () => {
+test('insert_sightings and insert_events work on the archive updated to 0.2.0', async () => {
   const known = fixture.events.slice(0, 300);
   const fresh = Array.from({ length: 40 }, (_, i) => signed({ kind: 1, tags: tagsFor(i), content: `after update ${i}` }));
   const newRelay = 'WSS://After.Upgrade.Example:443/';
@@ -258,6 +301,67 @@ test('insert_sightings and insert_events work on the upgraded archive', async ()
   const [again] = await sql('SELECT cardinality(bigbrotr.insert_sightings($1::text[]::bytea[], $2, NULL, 5000, 7000)) AS missing',
     [ids, newRelay]);
   assert.equal(again.missing, 0);
+  fixture.fresh = fresh;
+});
+
+// The 0.3.0 step: old columns kept row for row, the new ones filled, the catalog a fresh install's.
+async function updateTo030(database, where = {}) {
+  const oldColumns = await tableColumns(database);
+  const before = await tableDigests(database, oldColumns, where);
+  const notices = [];
+  const client = await connect(database);
+  client.on('notice', (m) => notices.push(m.message));
+  try {
+    await client.query('ALTER EXTENSION bigbrotr UPDATE');
+  } finally {
+    await client.end();
+  }
+  assert.equal((await sql("SELECT extversion FROM pg_extension WHERE extname = 'bigbrotr'", [], database))[0].extversion, '0.3.0');
+  assert.deepEqual(await tableDigests(database, oldColumns), before, 'every row of every table, its old columns byte for byte');
+  const added = Object.fromEntries(Object.entries(await tableColumns(database))
+    .map(([t, cols]) => [t, cols.filter((c) => !oldColumns[t].includes(c))]).filter(([, cols]) => cols.length));
+  assert.deepEqual(added, { events_relays: ['event_created_at'], nip66: ['auth_required'] });
+  const c = await check030Columns(database);
+  assert.equal(c.sightings.n, before.events_relays.n);
+  assert.equal(c.sightings.differ, 0, 'every sighting carries its event\'s created_at');
+  assert.deepEqual(c.nip66, { n: before.nip66.n, auth_known: 0, id_differs: 0 },
+    'nip66 rows are untested, and their ids are what the 0.3.0 hash gives their fields');
+  return { before, notices };
+}
+
+test('ALTER EXTENSION bigbrotr UPDATE from 0.2.0 to 0.3.0 keeps every row and fills event_created_at', async () => {
+  const { before, notices } = await updateTo030(env.db);
+  assert.ok(before.events_relays.n > 3 * N_EVENTS);
+  assert.deepEqual(notices.filter((m) => /bigbrotr/.test(m)), [], 'no orphan sighting to delete');
+});
+
+test('the catalog updated 0.1.0 -> 0.2.0 -> 0.3.0 equals a fresh 0.3.0 install', async () => {
+  await assertCatalogIsFresh('0.3.0');
+});
+
+test('the 0.3.0 writers and relay_items work on the upgraded archive', async () => {
+  const more = Array.from({ length: 30 }, (_, i) => signed({ kind: 1, tags: tagsFor(i), content: `after 0.3.0 ${i}`,
+    created_at: 1600000000 + i }));
+  const url = 'wss://relay0.upgrade.example';
+  const ids = [...fixture.events.slice(300, 400), ...fixture.fresh].map((e) => '\\x' + e.id);
+  await sql('SELECT bigbrotr.insert_sightings($1::text[]::bytea[], $2, NULL, 5000, 8000)', [ids, 'wss://third.upgrade.example']);
+  await sql(
+    `SELECT bigbrotr.insert_events($1::text[]::bytea[], $2::text[]::bytea[], $3, $4, $5::jsonb[], $6, $7::text[]::bytea[],
+                                   $8, $9, $10, $11)`,
+    [more.map((e) => '\\x' + e.id), more.map((e) => '\\x' + e.pubkey), more.map((e) => e.created_at), more.map((e) => e.kind),
+     more.map((e) => JSON.stringify(e.tags)), more.map((e) => e.content), more.map((e) => '\\x' + e.sig),
+     more.map(() => url), more.map(() => null), more.map(() => 5000), more.map(() => 8001)]);
+  const c = await check030Columns();
+  assert.equal(c.sightings.differ, 0);
+  // The relay's items: every event linked to it, in (created_at, id) order, as the archive holds them.
+  const items = await sql(`SELECT created_at::text, encode(id, 'hex') AS id FROM bigbrotr.relay_items($1, NULL, NULL, NULL)`, [url]);
+  const expected = await sql(`SELECT e.created_at::text, encode(e.id, 'hex') AS id FROM bigbrotr.events e
+                              WHERE EXISTS (SELECT 1 FROM bigbrotr.events_relays er WHERE er.event_id = e.id AND er.relay_url = $1)
+                              ORDER BY e.created_at, e.id`, [url]);
+  assert.ok(items.length > N_EVENTS / 4, `items: ${items.length}`);
+  assert.deepEqual(items, expected);
+  // The 30 new ones are older than every fixture event, one per second: they come first, in order.
+  assert.deepEqual(items.slice(0, 30).map((r) => r.id), more.map((e) => e.id));
 });
 
 test('after the update the service runs, and finds every object it verifies', async () => {
@@ -273,4 +377,51 @@ test('after the update the service runs, and finds every object it verifies', as
   assert.equal(st.last_cycle_stats.objects_missing, 0);
   assert.equal(st.last_cycle_stats.relays_new, 1);
   assert.doesNotMatch(logSince(mark), /is installed at version/);
+});
+
+// 0.2.0 -> 0.3.0 directly, on an archive written by the 0.2.0 procedures, with the orphan sightings a
+// DELETE by hand leaves: one whose event is gone (no created_at to give it: the update deletes it and
+// warns how many) and one whose relay is gone (it has its event's created_at: kept).
+test('ALTER EXTENSION bigbrotr UPDATE from a 0.2.0 install: rows kept, orphans of deleted events removed, catalog fresh', async () => {
+  await sql(`DROP DATABASE IF EXISTS ${DIRECT_DB} WITH (FORCE)`, [], 'postgres');
+  await sql(`CREATE DATABASE ${DIRECT_DB}`, [], 'postgres');
+  await sql("CREATE EXTENSION bigbrotr VERSION '0.2.0'", [], DIRECT_DB);
+  const events = fixture.events.slice(0, 1200);
+  const client = await connect(DIRECT_DB);
+  try {
+    for (let r = 0; r < 4; r++) {
+      const b = events.filter((_, i) => (i + r) % 4 < 2);
+      await client.query(
+        `SELECT bigbrotr.insert_events($1::text[]::bytea[], $2::text[]::bytea[], $3, $4, $5::jsonb[], $6, $7::text[]::bytea[],
+                                       $8, $9, $10, $11)`,
+        [b.map((e) => '\\x' + e.id), b.map((e) => '\\x' + e.pubkey), b.map((e) => e.created_at), b.map((e) => e.kind),
+         b.map((e) => JSON.stringify(e.tags)), b.map((e) => e.content), b.map((e) => '\\x' + e.sig),
+         b.map(() => RELAYS[r]), b.map(() => 'clearnet'), b.map(() => 1000 + r), b.map((e) => e.created_at + r)]);
+    }
+    await client.query('SELECT bigbrotr.insert_sightings($1::text[]::bytea[], $2, NULL, 5000, 6000)',
+      [events.slice(0, 500).map((e) => '\\x' + e.id), RELAYS[5]]);
+    await client.query('SELECT bigbrotr.insert_relay_metadata_batch($1::jsonb)', [JSON.stringify(RELAYS.map((url, r) => ({
+      relay_url: url, network: 'clearnet', inserted_at: 1000 + r, generated_at: 9000,
+      nip66: { openable: true, readable: true, writable: r % 2 === 1, rtt_open: r, rtt_read: 2 * r, rtt_write: null },
+      nip11: { name: `direct ${r}`, supported_nips: [1, 77] } })))]);
+    await client.query(`INSERT INTO bigbrotr.service_state VALUES ('synchronizer:${RELAYS[0]}', '{"cursor": 1700000100}', 1)`);
+    // An orphan whose relay is gone: kept.
+    await client.query(`INSERT INTO bigbrotr.events_relays VALUES ($1::text::bytea, 'wss://gone.upgrade.example', 7)`,
+      ['\\x' + events[0].id]);
+  } finally {
+    await client.end();
+  }
+  // Orphans whose event is gone: the sightings of an event deleted by hand.
+  const gone = events[1];
+  const [o] = await sql(`WITH d AS (DELETE FROM bigbrotr.events WHERE id = $1::text::bytea RETURNING id)
+                         SELECT count(*)::int AS n FROM bigbrotr.events_relays er, d WHERE er.event_id = d.id`, ['\\x' + gone.id], DIRECT_DB);
+  assert.ok(o.n >= 2, `sightings of the deleted event: ${o.n}`);
+  const { notices } = await updateTo030(DIRECT_DB,
+    { events_relays: 'EXISTS (SELECT 1 FROM bigbrotr.events e WHERE e.id = t.event_id)' });
+  assert.deepEqual(notices.filter((m) => /bigbrotr/.test(m)),
+    [`bigbrotr 0.3.0 update: deleted ${o.n} sightings whose event no longer exists`]);
+  const [g] = await sql(`SELECT event_created_at::text AS c FROM bigbrotr.events_relays WHERE relay_url = 'wss://gone.upgrade.example'`,
+    [], DIRECT_DB);
+  assert.equal(g.c, String(events[0].created_at), 'the orphan of a deleted relay keeps its event\'s created_at');
+  await assertCatalogIsFresh('0.3.0', DIRECT_DB);
 });

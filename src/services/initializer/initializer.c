@@ -47,7 +47,7 @@ static const char *const required_procedures[] = {
 	"insert_relay_metadata_batch", "insert_sightings", "delete_relay", "delete_events",
 	"delete_orphan_events", "delete_orphan_sightings", "delete_orphan_nip11", "delete_orphan_nip66",
 	"compute_nip11_hash", "compute_nip66_hash", "tags_to_tagvalues", "tagvalue_entry",
-	"relay_url_canonical",
+	"relay_url_canonical", "relay_items",
 	"bigbrotr_start", "bigbrotr_stop", "bigbrotr_status", "bigbrotr_services"
 };
 /* The front door: the control functions in the extension's own schema (normally public). */
