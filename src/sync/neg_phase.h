@@ -36,7 +36,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nostr/message.h"
 #include "nostr/negentropy.h"
 
 typedef struct NegPhase NegPhase;
@@ -112,16 +111,23 @@ void		neg_phase_give_items(NegPhase *np, const neg_item *items, size_t count, in
  * The caller's part: needed ids to link (record the sighting of those the archive holds), at most
  * max of them: *ids points into the phase (valid until the next call). Returns their count.
  */
-size_t		neg_phase_need(const NegPhase *np, const uint8_t (**ids)[32], size_t max);
+size_t		neg_phase_need(NegPhase *np, const uint8_t (**ids)[32], size_t max);
 /* The first n ids of neg_phase_need were linked except missing[0 .. n_missing): fetch those. */
 void		neg_phase_linked(NegPhase *np, size_t n, const uint8_t (*missing)[32], size_t n_missing,
 							 int64_t now_ms);
 
 /*
- * A relay message during the phase (not EVENT: see neg_phase_fetched). Returns whether it was
- * the phase's (NEG-MSG, NEG-ERR, EOSE or CLOSED of its subscriptions, a NOTICE it reacted to).
+ * The relay's messages during the phase (EVENT: see neg_phase_fetched). Each returns whether the
+ * message was the phase's: NEG-MSG / NEG-ERR of its negentropy subscription (wire_len: the whole
+ * message's bytes), EOSE / CLOSED of its fetch or negentropy subscription, a NOTICE while NEG-OPEN
+ * waits for its first answer (taken as "unsupported").
  */
-bool		neg_phase_message(NegPhase *np, const nostr_relay_msg *msg, size_t wire_len, int64_t now_ms);
+bool		neg_phase_neg_msg(NegPhase *np, const char *sub_id, const uint8_t *msg, size_t len,
+							  size_t wire_len, int64_t now_ms);
+bool		neg_phase_neg_err(NegPhase *np, const char *sub_id, const char *reason, size_t wire_len);
+bool		neg_phase_closed(NegPhase *np, const char *sub_id, const char *reason, int64_t now_ms);
+bool		neg_phase_eose(NegPhase *np, const char *sub_id, int64_t now_ms);
+bool		neg_phase_notice(NegPhase *np, const char *message);
 /* A received event (id checked against its content) for subscription sub_id. */
 void		neg_phase_fetched(NegPhase *np, const char *sub_id, const uint8_t id[32]);
 /* Timeouts. paused: reading is paused by the session (its time is not the relay's). */

@@ -13,6 +13,7 @@
 #include "net/clock.h"
 #include "nostr/event.h"
 #include "nostr/hex.h"
+#include "nostr/json.h"
 #include "nostr/message.h"
 
 #define MAX_CONNECT_FAILURES 3
@@ -26,6 +27,7 @@ typedef enum SessState
 	ST_OPEN,					/* connected, no subscription in flight */
 	ST_REQ,						/* a subscription (or a COUNT) in flight */
 	ST_HINTS,					/* waiting for the caller's archive hints */
+	ST_NEG,						/* connected, the negentropy phase runs (sync/neg_phase) */
 	ST_RECONNECT_WAIT,
 	ST_DONE
 } SessState;
@@ -74,6 +76,16 @@ struct SyncSession
 	int64_t		log_dropped;
 
 	SyncSessionStats stats;
+
+	/* NIP-77: the phase before the window algorithm (NULL: not tried) */
+	NegPhase   *neg;
+	bool		neg_active;		/* the phase runs; the window algorithm has not started */
+	int			neg_mode;
+	int64_t		window_start;	/* where the window algorithm's range starts */
+	sync_window_config wc;		/* to start it after a fallback */
+	int32_t    *kinds;			/* wc.kinds, owned */
+	bool		window_started; /* the window algorithm runs (no phase, or after a fallback) */
+	bool		neg_unsupported_seen;	/* the phase fell back for want of support */
 };
 
 static void
@@ -103,6 +115,7 @@ static void on_message(WsConn *conn, void *user, const char *data, size_t len);
 static void on_close(WsConn *conn, void *user, WsCloseReason reason, const char *detail);
 
 static const WsCallbacks callbacks = {on_open, on_message, on_close};
+static void check_neg(SyncSession *s);
 
 static void
 finish(SyncSession *s, SyncSessionEnd end)
@@ -235,6 +248,13 @@ on_open(WsConn *conn, void *user)
 	if (s->freed || s->state != ST_CONNECTING)
 		return;
 	s->connect_failures = 0;
+	if (s->neg_active)
+	{
+		s->state = ST_NEG;
+		neg_phase_open(s->neg, net_clock_ms());
+		check_neg(s);
+		return;
+	}
 	s->state = ST_OPEN;
 	advance(s);
 }
@@ -385,6 +405,8 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 		return;
 	}
 	valid = nostr_event_check_id(ev, &err) == NOSTR_OK;
+	if (valid && s->neg_active)
+		neg_phase_fetched(s->neg, msg->sub_id, ev->id);
 	cut = current && !sync_window_event(s->sw, ev->id, ev->pubkey, ev->created_at, ev->kind, valid);
 	if (!valid)
 	{
@@ -410,7 +432,10 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 			nostr_hex_encode(ev->id, 32, hex);
 			slog(s, "valid event %s created_at %lld holds U+0000, which PostgreSQL cannot store: "
 				 "kept as an unstorable shortfall", hex, (long long) ev->created_at);
-			sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, ev->created_at, ev->id, false);
+			if (s->neg && (s->neg_active || ev->created_at < s->window_start))
+				neg_phase_hold(s->neg, ev->created_at, ev->id, false);
+			else
+				sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, ev->created_at, ev->id, false);
 		}
 	}
 	else if (!buffer_event(s, ev, SYNC_EV_LOOKUP))
@@ -426,6 +451,139 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 	}
 }
 
+/* ---- NIP-77: the negentropy phase, then the window algorithm from where it stopped ---- */
+
+static bool
+neg_send(void *arg, const char *text, size_t len)
+{
+	SyncSession *s = arg;
+
+	return s->conn && !s->closing && ws_send_text(s->conn, text, len);
+}
+
+/* Starts the window algorithm over [from, end] (after the negentropy phase fell back). */
+static bool
+start_window(SyncSession *s, int64_t from)
+{
+	sync_window *sw;
+
+	s->wc.start = from;
+	sw = sync_window_new(&s->wc);
+	if (sw == NULL)
+		return false;
+	sync_window_free(s->sw);
+	s->sw = sw;
+	s->window_start = from;
+	s->window_started = true;
+	return true;
+}
+
+/* Reasons that say the relay does not speak negentropy (remembered), not a passing trouble. */
+static bool
+unsupported_reason(const char *reason)
+{
+	return strcmp(reason, "crowded_second") != 0 && strcmp(reason, "dropped") != 0;
+}
+
+/* Acts on the phase's status after anything that may have changed it. */
+static void
+check_neg(SyncSession *s)
+{
+	const char *reason;
+	int64_t		from;
+
+	if (!s->neg_active || s->state == ST_DONE)
+		return;
+	switch (neg_phase_status(s->neg))
+	{
+		case NEG_PHASE_RUNNING:
+			return;
+		case NEG_PHASE_OUT_OF_MEMORY:
+			s->neg_active = false;
+			finish(s, SYNC_END_OUT_OF_MEMORY);
+			return;
+		case NEG_PHASE_COMPLETE:
+			s->neg_active = false;
+			finish(s, SYNC_END_COMPLETE);
+			return;
+		case NEG_PHASE_FALLBACK:
+			break;
+	}
+	s->neg_active = false;
+	reason = neg_phase_fallback_reason(s->neg);
+	s->neg_unsupported_seen = unsupported_reason(reason);
+	from = neg_phase_frontier(s->neg) + 1;
+	slog(s, "negentropy (NIP-77) stopped (%s%s%s): %s from %lld", reason,
+		 *neg_phase_fallback_detail(s->neg) ? ": " : "", neg_phase_fallback_detail(s->neg),
+		 s->neg_mode == SYNC_NEG_ONLY ? "not falling back (negentropy only), a shortfall" :
+		 "the window algorithm goes on", (long long) from);
+	if (s->neg_mode == SYNC_NEG_ONLY)
+	{
+		if (from <= s->wc.end)
+			neg_phase_add_shortfall(s->neg, "no_negentropy", from, s->wc.end);
+		finish(s, SYNC_END_NO_NEGENTROPY);
+		return;
+	}
+	if (!start_window(s, from))
+	{
+		finish(s, SYNC_END_OUT_OF_MEMORY);
+		return;
+	}
+	if (s->state == ST_NEG)
+	{
+		s->state = ST_OPEN;
+		advance(s);
+	}
+}
+
+/* ["NEG-MSG", sub, hex] / ["NEG-ERR", sub, reason] */
+static void
+neg_message(SyncSession *s, const char *data, size_t len)
+{
+	nostr_json_doc doc;
+	nostr_error err;
+	const nostr_json_node *label,
+			   *sub,
+			   *payload;
+	size_t		i;
+
+	memset(&doc, 0, sizeof(doc));
+	if (nostr_json_parse(data, len, 4, &doc, &err) != NOSTR_OK || doc.nodes[0].type != NOSTR_JSON_ARRAY ||
+		doc.nodes[0].count != 3)
+	{
+		nostr_json_free(&doc);
+		s->stats.notices++;
+		slog(s, "unreadable negentropy message from the relay");
+		return;
+	}
+	i = nostr_json_first(&doc, 0);
+	label = &doc.nodes[i];
+	sub = &doc.nodes[label->next];
+	payload = &doc.nodes[sub->next];
+	if (label->type != NOSTR_JSON_STRING || sub->type != NOSTR_JSON_STRING || payload->type != NOSTR_JSON_STRING)
+	{
+		nostr_json_free(&doc);
+		return;
+	}
+	if (strcmp(label->str, "NEG-MSG") == 0)
+	{
+		size_t		n = payload->len / 2;
+		uint8_t    *bytes = malloc(n > 0 ? n : 1);
+
+		if (bytes && payload->len % 2 == 0 && nostr_hex_decode(payload->str, payload->len, bytes, n, true))
+			(void) neg_phase_neg_msg(s->neg, sub->str, bytes, n, len, net_clock_ms());
+		else
+			slog(s, "a NEG-MSG with bad hex");
+		free(bytes);
+	}
+	else if (strcmp(label->str, "NEG-ERR") == 0)
+	{
+		if (neg_phase_neg_err(s->neg, sub->str, payload->str, len))
+			slog(s, "NEG-ERR: %s", payload->str);
+	}
+	nostr_json_free(&doc);
+}
+
 static void
 on_message(WsConn *conn, void *user, const char *data, size_t len)
 {
@@ -437,6 +595,12 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 	if (s->freed || s->state == ST_DONE)
 		return;
 	s->stats.bytes_received += (int64_t) len;
+	if (s->neg_active && len > 6 && memcmp(data, "[\"NEG-", 6) == 0)
+	{
+		neg_message(s, data, len);
+		check_neg(s);
+		return;
+	}
 	if (nostr_relay_msg_parse(data, len, s->max_message_size, &msg, &err) != NOSTR_OK)
 	{
 		s->stats.notices++;
@@ -458,6 +622,8 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 				close_subscription(s);
 				request_ended(s, true);
 			}
+			else if (s->neg_active)
+				neg_phase_eose(s->neg, msg.sub_id, net_clock_ms());
 			break;
 		case NOSTR_MSG_CLOSED:
 			if (current)
@@ -465,6 +631,11 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 				s->stats.closed_by_relay++;
 				slog(s, "relay closed the %s: %s", counting(s) ? "COUNT" : "subscription", msg.message);
 				request_ended(s, false);
+			}
+			else if (s->neg_active && neg_phase_closed(s->neg, msg.sub_id, msg.message, net_clock_ms()))
+			{
+				s->stats.closed_by_relay++;
+				slog(s, "relay closed a negentropy subscription: %s", msg.message);
 			}
 			break;
 		case NOSTR_MSG_COUNT:
@@ -484,11 +655,15 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 				slog(s, "COUNT (NIP-45) answered with a NOTICE: taken as unsupported");
 				request_ended(s, false);
 			}
+			else if (s->neg_active)
+				(void) neg_phase_notice(s->neg, msg.message);
 			break;
 		default:
 			break;
 	}
 	nostr_relay_msg_free(&msg);
+	if (s->neg_active)
+		check_neg(s);
 }
 
 static void
@@ -501,6 +676,8 @@ release(SyncSession *s)
 		free(s->log[i]);
 	free(s->log_current);
 	sync_window_free(s->sw);
+	neg_phase_free(s->neg);
+	free(s->kinds);
 	free(s->url);
 	free(s);
 }
@@ -529,6 +706,16 @@ on_close(WsConn *conn, void *user, WsCloseReason reason, const char *detail)
 			finish(s, SYNC_END_CONNECT_FAILED);
 			return;
 		}
+	}
+	else if (s->neg_active)
+	{
+		s->stats.reconnects++;
+		slog(s, "connection lost (%s): %s", ws_close_reason_name(reason), detail ? detail : "");
+		s->state = ST_RECONNECT_WAIT;
+		neg_phase_dropped(s->neg);
+		check_neg(s);
+		if (s->state == ST_DONE)
+			return;
 	}
 	else
 	{
@@ -585,6 +772,53 @@ sync_session_new(WsLoop *loop, const SyncSessionConfig *config, nostr_pubkey_cac
 	s->known = config->known;
 	s->state = ST_WAITING;
 	s->start_at_ms = net_clock_ms() + (config->stagger_ms > 0 ? config->stagger_ms : 0);
+	s->wc = wc;
+	s->wc.kinds = NULL;
+	s->window_start = config->start;
+	s->window_started = true;
+	if (config->kinds && config->kinds_count > 0)
+	{
+		s->kinds = malloc(config->kinds_count * sizeof(int32_t));
+		if (s->kinds == NULL)
+		{
+			release(s);
+			return NULL;
+		}
+		memcpy(s->kinds, config->kinds, config->kinds_count * sizeof(int32_t));
+		s->wc.kinds = s->kinds;
+	}
+	s->neg_mode = config->negentropy;
+	if (config->negentropy != SYNC_NEG_OFF && !(config->neg_unsupported && config->negentropy == SYNC_NEG_AUTO))
+	{
+		NegPhaseConfig nc = {0};
+
+		nc.start = config->start;
+		nc.end = config->end;
+		nc.fetch_batch = config->limit;
+		nc.max_items = config->neg_max_items;
+		nc.frame_limit = config->max_message_size == 0 || config->max_message_size >= 240000 ? 60000 :
+			(config->max_message_size / 4 >= 4096 ? config->max_message_size / 4 : 4096);
+		nc.kinds = config->kinds;
+		nc.kinds_count = config->kinds_count;
+		nc.request_timeout_ms = s->request_timeout_ms;
+		s->neg = neg_phase_new(&nc, neg_send, s);
+		if (s->neg == NULL)
+		{
+			release(s);
+			return NULL;
+		}
+		s->neg_active = true;
+		s->window_started = false;
+		if (config->neg_unsupported)
+		{
+			/* negentropy only, and the relay is known not to speak it: nothing to try */
+			neg_phase_add_shortfall(s->neg, "no_negentropy", config->start, config->end);
+			s->neg_active = false;
+			s->state = ST_DONE;
+			s->end = SYNC_END_NO_NEGENTROPY;
+			slog(s, "negentropy only, and the relay does not speak it (remembered): not synced");
+		}
+	}
 	return s;
 }
 
@@ -610,6 +844,10 @@ sync_session_tick(SyncSession *s)
 		case ST_RECONNECT_WAIT:
 			if (now >= s->reconnect_at_ms)
 				connect_now(s);
+			break;
+		case ST_NEG:
+			neg_phase_tick(s->neg, now, s->paused);
+			check_neg(s);
 			break;
 		case ST_REQ:
 			if (now > s->deadline_ms && !s->paused)
@@ -648,6 +886,8 @@ sync_session_end_name(SyncSessionEnd end)
 			return "relay_timeout";
 		case SYNC_END_OUT_OF_MEMORY:
 			return "out_of_memory";
+		case SYNC_END_NO_NEGENTROPY:
+			return "no_negentropy";
 	}
 	return "unknown";
 }
@@ -659,16 +899,36 @@ sync_session_events(const SyncSession *s, size_t *count)
 	return s->events;
 }
 
+/*
+ * The phase's cursor until the window algorithm starts; then the window's, unless a shortfall of
+ * the phase holds the cursor below where the window began.
+ */
 int64_t
 sync_session_cursor(const SyncSession *s)
 {
+	int64_t		nc;
+
+	if (s->neg == NULL)
+		return sync_window_cursor(s->sw);
+	nc = neg_phase_cursor(s->neg);
+	if (!s->window_started || nc < s->window_start - 1)
+		return nc;
 	return sync_window_cursor(s->sw);
 }
 
 int64_t
 sync_session_frontier(const SyncSession *s)
 {
-	return sync_window_frontier(s->sw);
+	int64_t		nf,
+				wf;
+
+	if (s->neg == NULL)
+		return sync_window_frontier(s->sw);
+	nf = neg_phase_frontier(s->neg);
+	if (!s->window_started)
+		return nf;
+	wf = sync_window_frontier(s->sw);
+	return nf < s->window_start - 1 ? nf : wf;
 }
 
 size_t
@@ -732,13 +992,13 @@ below_rest(const SyncSession *s, size_t k, int64_t c)
 int64_t
 sync_session_cursor_for(const SyncSession *s, size_t k)
 {
-	return below_rest(s, k, sync_window_cursor(s->sw));
+	return below_rest(s, k, sync_session_cursor(s));
 }
 
 int64_t
 sync_session_frontier_for(const SyncSession *s, size_t k)
 {
-	return below_rest(s, k, sync_window_frontier(s->sw));
+	return below_rest(s, k, sync_session_frontier(s));
 }
 
 void
@@ -785,7 +1045,55 @@ sync_session_paused(const SyncSession *s)
 void
 sync_session_hold(SyncSession *s, int64_t created_at, const uint8_t id[32])
 {
-	sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, created_at, id, true);
+	if (s->neg && (!s->window_started || created_at < s->window_start))
+		neg_phase_hold(s->neg, created_at, id, true);
+	else
+		sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, created_at, id, true);
+}
+
+bool
+sync_session_neg_items_wanted(const SyncSession *s, int64_t *since, int64_t *until, size_t *max)
+{
+	return s->neg_active && s->state != ST_DONE && neg_phase_items_wanted(s->neg, since, until, max);
+}
+
+void
+sync_session_neg_give_items(SyncSession *s, const neg_item *items, size_t count)
+{
+	if (!s->neg_active)
+		return;
+	neg_phase_give_items(s->neg, items, count, net_clock_ms());
+	check_neg(s);
+}
+
+size_t
+sync_session_neg_need(SyncSession *s, const uint8_t (**ids)[32], size_t max)
+{
+	*ids = NULL;
+	if (!s->neg_active || s->state == ST_DONE)
+		return 0;
+	return neg_phase_need(s->neg, ids, max);
+}
+
+void
+sync_session_neg_linked(SyncSession *s, size_t n, const uint8_t (*missing)[32], size_t n_missing)
+{
+	if (!s->neg_active)
+		return;
+	neg_phase_linked(s->neg, n, missing, n_missing, net_clock_ms());
+	check_neg(s);
+}
+
+const NegPhase *
+sync_session_neg(const SyncSession *s)
+{
+	return s->neg;
+}
+
+bool
+sync_session_neg_unsupported(const SyncSession *s)
+{
+	return s->neg_unsupported_seen;
 }
 
 bool

@@ -22,6 +22,7 @@
 #include "net/ws_client.h"
 #include "nostr/event.h"
 #include "sync/known_cache.h"
+#include "sync/neg_phase.h"
 #include "sync/sync_window.h"
 #include "sync/verify_pool.h"
 
@@ -47,7 +48,20 @@ typedef struct SyncSessionConfig
 	int64_t		known_largest_answer;	/* see sync_window_config; 0: unknown */
 	VerifyPool *pool;			/* signature checks on these threads; NULL: on the caller's */
 	KnownCache *known;			/* (id, sig) pairs known archived; NULL: none */
+	/*
+	 * NIP-77: SYNC_NEG_AUTO reconciles the range with negentropy first (sync/neg_phase) and falls
+	 * back to the window algorithm from where it stopped; SYNC_NEG_ONLY does not fall back (the
+	 * relay ends "no_negentropy" with a shortfall over the rest). neg_unsupported: the relay's
+	 * state says it does not speak it (auto: the window algorithm at once; only: ends at once).
+	 */
+	int			negentropy;		/* SYNC_NEG_OFF (0), SYNC_NEG_AUTO, SYNC_NEG_ONLY */
+	bool		neg_unsupported;
+	size_t		neg_max_items;	/* archive items per chunk; 0: 100,000 */
 } SyncSessionConfig;
+
+#define SYNC_NEG_OFF 0
+#define SYNC_NEG_AUTO 1
+#define SYNC_NEG_ONLY 2
 
 /*
  * Where a buffered event stands. Its id was checked against its content on arrival (cheap); the
@@ -101,7 +115,8 @@ typedef enum SyncSessionEnd
 	SYNC_END_GIVEN_UP,			/* the algorithm gave up after failures in a row */
 	SYNC_END_CONNECT_FAILED,	/* could not connect, repeatedly */
 	SYNC_END_RELAY_TIMEOUT,		/* the per-relay budget ran out */
-	SYNC_END_OUT_OF_MEMORY
+	SYNC_END_OUT_OF_MEMORY,
+	SYNC_END_NO_NEGENTROPY		/* negentropy "only" and the relay does not speak it */
 } SyncSessionEnd;
 
 /* NULL on ENOMEM or a bad config. The session connects on its first tick after the stagger. */
@@ -170,6 +185,22 @@ bool		sync_session_hints_wanted(const SyncSession *s, int64_t *second, const int
 									  size_t *kinds_count, size_t *max);
 void		sync_session_give_hints(SyncSession *s, const int32_t *kinds, size_t kinds_count,
 									const uint8_t (*authors)[32], size_t authors_count);
+
+/*
+ * The negentropy phase's questions to the caller, answered between loop slices: the relay's
+ * archive items in [*since, *until] (at most *max; sorted by created_at, id), and the needed ids
+ * to link (insert_sightings: hand back those the archive does not hold, which are then fetched).
+ */
+bool		sync_session_neg_items_wanted(const SyncSession *s, int64_t *since, int64_t *until,
+										  size_t *max);
+void		sync_session_neg_give_items(SyncSession *s, const neg_item *items, size_t count);
+size_t		sync_session_neg_need(SyncSession *s, const uint8_t (**ids)[32], size_t max);
+void		sync_session_neg_linked(SyncSession *s, size_t n, const uint8_t (*missing)[32],
+									size_t n_missing);
+/* The negentropy phase (NULL when the session did not try it), for its stats and shortfalls. */
+const NegPhase *sync_session_neg(const SyncSession *s);
+/* Whether it was tried and the relay turned out not to speak it (remember that). */
+bool		sync_session_neg_unsupported(const SyncSession *s);
 
 const SyncSessionStats *sync_session_stats(const SyncSession *s);
 const sync_window *sync_session_window(const SyncSession *s);
