@@ -63,6 +63,7 @@ main(void)
 	test_keys();
 	test_relay_url();
 	test_message();
+	test_negentropy();
 	test_nip11();
 	test_sync_window();
 	test_verify_pool();
