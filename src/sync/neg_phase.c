@@ -490,6 +490,9 @@ start_fetch(NegPhase *np, int64_t now_ms)
 
 	if (np->fetch_in_flight || n == 0 || !np->connected || np->status != NEG_PHASE_RUNNING)
 		return;
+	/* a full batch, or no more ids coming soon (none to link, no NEG answer awaited) */
+	if (n < (size_t) np->cfg.fetch_batch && (queue_size(&np->to_link) > 0 || np->neg_in_flight))
+		return;
 	if (n > (size_t) np->cfg.fetch_batch)
 		n = (size_t) np->cfg.fetch_batch;
 	np->fetch = malloc(n * sizeof(NeedId));

@@ -64,6 +64,7 @@ main(void)
 	test_relay_url();
 	test_message();
 	test_negentropy();
+	test_neg_phase();
 	test_nip11();
 	test_sync_window();
 	test_verify_pool();
