@@ -34,6 +34,16 @@
 /* The reference keeps this much headroom below the frame size limit. */
 #define NEG_FRAME_SLACK 200
 
+/* The need ids reported so far (open addressing; 32-byte keys, keyed hash). */
+typedef struct neg_id_set
+{
+	uint8_t    (*keys)[NEG_ID_SIZE];
+	uint8_t    *used;
+	size_t		cap;			/* a power of two, or 0 */
+	size_t		count;
+	uint64_t	seed;
+} neg_id_set;
+
 struct negentropy
 {
 	neg_item   *items;
@@ -42,6 +52,14 @@ struct negentropy
 	bool		initiator;
 	uint64_t	last_ts_in;
 	uint64_t	last_ts_out;
+	/*
+	 * With a frame size limit the reference protocol can bring a range it has already settled back
+	 * (the fallback Fingerprint covers [upper, end) while the receiver reads it from the last bound
+	 * sent): the same id then shows up again. We report each have/need id once: a bit per item for
+	 * have, a set of the need ids (32 bytes each, at most the peer's ids) for need.
+	 */
+	uint8_t    *have_seen;
+	neg_id_set	need_seen;
 };
 
 typedef struct neg_bound
@@ -83,6 +101,61 @@ neg_items_sort(neg_item *items, size_t count)
 	return kept;
 }
 
+static uint64_t
+id_hash(const neg_id_set *s, const uint8_t *id)
+{
+	uint64_t	h = s->seed ^ 0xcbf29ce484222325ull;
+	size_t		i;
+
+	for (i = 0; i < NEG_ID_SIZE; i++)
+		h = (h ^ id[i]) * 0x100000001b3ull;
+	return h ^ (h >> 29);
+}
+
+/* 1 when added, 0 when already there, -1 on ENOMEM. */
+static int
+id_set_add(neg_id_set *s, const uint8_t *id)
+{
+	size_t		i;
+
+	if ((s->count + 1) * 2 > s->cap)
+	{
+		size_t		cap = s->cap ? s->cap * 2 : 64;
+		neg_id_set	g = *s;
+
+		if (cap > SIZE_MAX / NEG_ID_SIZE)
+			return -1;
+		g.keys = malloc(cap * NEG_ID_SIZE);
+		g.used = calloc(cap, 1);
+		g.cap = cap;
+		g.count = 0;
+		if (!g.keys || !g.used)
+		{
+			free(g.keys);
+			free(g.used);
+			return -1;
+		}
+		for (i = 0; i < s->cap; i++)
+			if (s->used[i])
+				id_set_add(&g, s->keys[i]);
+		free(s->keys);
+		free(s->used);
+		*s = g;
+	}
+	for (i = id_hash(s, id) & (s->cap - 1);; i = (i + 1) & (s->cap - 1))
+	{
+		if (!s->used[i])
+		{
+			s->used[i] = 1;
+			memcpy(s->keys[i], id, NEG_ID_SIZE);
+			s->count++;
+			return 1;
+		}
+		if (memcmp(s->keys[i], id, NEG_ID_SIZE) == 0)
+			return 0;
+	}
+}
+
 negentropy *
 neg_new(const neg_item *items, size_t count, size_t frame_size_limit, nostr_error *err)
 {
@@ -118,8 +191,11 @@ neg_new(const neg_item *items, size_t count, size_t frame_size_limit, nostr_erro
 	if (n && count > 0)
 	{
 		n->items = malloc(count * sizeof(neg_item));
-		if (!n->items)
+		n->have_seen = calloc(count / 8 + 1, 1);
+		if (!n->items || !n->have_seen)
 		{
+			free(n->items);
+			free(n->have_seen);
 			free(n);
 			n = NULL;
 		}
@@ -133,6 +209,7 @@ neg_new(const neg_item *items, size_t count, size_t frame_size_limit, nostr_erro
 	}
 	n->count = count;
 	n->frame_size_limit = frame_size_limit;
+	n->need_seen.seed = (uint64_t) (uintptr_t) n * 0x9e3779b97f4a7c15ull;
 	return n;
 }
 
@@ -142,6 +219,9 @@ neg_free(negentropy *n)
 	if (!n)
 		return;
 	free(n->items);
+	free(n->have_seen);
+	free(n->need_seen.keys);
+	free(n->need_seen.used);
 	free(n);
 }
 
@@ -506,13 +586,29 @@ report_idlist(negentropy *n, const uint8_t *ids, size_t num, size_t lower, size_
 			for (; lo < num && memcmp(sorted[lo], id, NEG_ID_SIZE) == 0; lo++)
 				skip[(sorted[lo] - ids) / NEG_ID_SIZE] = 1;
 		}
-		else if (have)
+		else if (have && !(n->have_seen[i / 8] & (1u << (i % 8))))
+		{
+			n->have_seen[i / 8] |= (uint8_t) (1u << (i % 8));
 			have(arg, id);
+		}
 	}
 	if (need)
 		for (i = 0; i < num; i++)
-			if (!skip[i])
+		{
+			int			added;
+
+			if (skip[i])
+				continue;
+			added = id_set_add(&n->need_seen, ids + i * NEG_ID_SIZE);
+			if (added < 0)
+			{
+				free(sorted);
+				free(skip);
+				return nostr_error_set(err, NOSTR_ERR_NO_MEMORY, "negentropy: out of memory for the need ids");
+			}
+			if (added)
 				need(arg, ids + i * NEG_ID_SIZE);
+		}
 	free(sorted);
 	free(skip);
 	return NOSTR_OK;

@@ -38,7 +38,11 @@ void		neg_free(negentropy *n);
 /* Initiator (client): the first message (binary, appended to out). Marks n as the initiator. */
 int			neg_initiate(negentropy *n, nostr_buf *out, nostr_error *err);
 
-/* Called for each id found: `have` = we hold it and the peer lacks it; `need` = the peer holds it and we lack it. */
+/*
+ * Called for each id found: `have` = we hold it and the peer lacks it; `need` = the peer holds it and we lack it.
+ * Each id is reported once per negentropy object: with a frame size limit the protocol can bring back a
+ * range it had settled, and repeats are filtered (a bit per item, about 64 bytes per need id reported).
+ */
 typedef void (*neg_id_fn) (void *arg, const uint8_t id[32]);
 
 /*

@@ -515,6 +515,70 @@ self_pairs(void)
 		  "(at most %zu rounds)", good, runs, max_rounds);
 }
 
+/*
+ * fixtures/nostr/negentropy_repeat.hex (found by test/fuzz/fuzz_negentropy.c, mode 3): sets where a
+ * frame-limit cut makes the protocol revisit ranges it had settled, so the same ids come back in a
+ * later round. Items as the fuzzer builds them: per 3 bytes a side and two id bytes (the rest of the
+ * id is a hash of them, the timestamp their top 3 bits). Each have/need id must be reported once.
+ */
+static void
+repeat_after_cut(void)
+{
+	size_t		hex_len,
+				len,
+				i;
+	char	   *hex = read_fixture("negentropy_repeat.hex", &hex_len);
+	uint8_t    *data = unhex(hex, hex_len, &len);
+	item_sets	s;
+	have_need	hn;
+	id_list		have = {0},
+				need = {0};
+	size_t		rounds = 0,
+				bytes = 0,
+				raw_have,
+				raw_need;
+	bool		ok;
+
+	memset(&hn, 0, sizeof(hn));
+	s.client = calloc(len / 3 + 1, sizeof(neg_item));
+	s.server = calloc(len / 3 + 1, sizeof(neg_item));
+	s.nclient = s.nserver = 0;
+	for (i = 1; data && i + 3 <= len; i += 3)
+	{
+		neg_item	it;
+		uint8_t		h[32];
+		int			side = (data[i] >> 3) % 3;
+
+		memset(&it, 0, sizeof(it));
+		SHA256(data + i + 1, 2, h);
+		memcpy(it.id + 2, h, 30);
+		it.id[0] = data[i + 1];
+		it.id[1] = data[i + 2];
+		it.timestamp = data[i + 1] >> 5;
+		if (side != 1)
+			s.client[s.nclient++] = it;
+		if (side != 2)
+			s.server[s.nserver++] = it;
+	}
+	s.nclient = neg_items_sort(s.client, s.nclient);
+	s.nserver = neg_items_sort(s.server, s.nserver);
+	ok = data && run_pair(&s, 4096, &hn, &rounds, &bytes);
+	raw_have = hn.have.count;
+	raw_need = hn.need.count;
+	difference(s.client, s.nclient, s.server, s.nserver, &have);
+	difference(s.server, s.nserver, s.client, s.nclient, &need);
+	CHECK(ok && id_sort(&hn.have) && id_sort(&hn.need) && same_ids(&hn.have, &have) && same_ids(&hn.need, &need),
+		  "frame-limit cut that revisits settled ranges: have %zu (true %zu), need %zu (true %zu), each once "
+		  "(%zu/%zu items, %zu rounds)", raw_have, have.count, raw_need, need.count, s.nclient, s.nserver, rounds);
+	free(hn.have.ids);
+	free(hn.need.ids);
+	free(have.ids);
+	free(need.ids);
+	free_sets(&s);
+	free(data);
+	free(hex);
+}
+
 /* ---- API edges and malformed messages ---- */
 
 static int
@@ -650,4 +714,5 @@ test_negentropy(void)
 	edges();
 	fixtures();
 	self_pairs();
+	repeat_after_cut();
 }
