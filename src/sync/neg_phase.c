@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "nostr/buf.h"
-#include "nostr/hex.h"
 #include "nostr/message.h"
 
 #define DEFAULT_MAX_ITEMS 100000
@@ -117,34 +116,12 @@ send_text(NegPhase *np, char *text, size_t len, bool neg)
 	return ok;
 }
 
-/* ",\"<hex>\"]" appended: the tail of NEG-OPEN and NEG-MSG. */
-static char *
-with_hex_tail(nostr_buf *b, const uint8_t *msg, size_t msg_len, size_t *len)
-{
-	char	   *hex = malloc(msg_len * 2 + 1);
-
-	if (hex == NULL)
-	{
-		nostr_buf_free(b);
-		return NULL;
-	}
-	nostr_hex_encode(msg, msg_len, hex);
-	nostr_buf_append_str(b, ",\"");
-	nostr_buf_append(b, hex, msg_len * 2);
-	nostr_buf_append_str(b, "\"]");
-	free(hex);
-	return nostr_buf_steal(b, len);
-}
-
 /* ["NEG-OPEN", sub, {since, until, kinds}, hex] */
 static char *
 neg_open_text(NegPhase *np, const uint8_t *msg, size_t msg_len, size_t *len)
 {
 	nostr_filter f;
 	nostr_error err;
-	nostr_buf	b;
-	char	   *req;
-	size_t		req_len;
 
 	memset(&f, 0, sizeof(f));
 	f.kinds = np->kinds;
@@ -153,42 +130,23 @@ neg_open_text(NegPhase *np, const uint8_t *msg, size_t msg_len, size_t *len)
 	f.since = np->chunk_since;
 	f.has_until = true;
 	f.until = np->chunk_until;
-	/* the REQ's text, relabelled: ["REQ", sub, filter] -> ["NEG-OPEN", sub, filter, hex] */
-	req = nostr_build_req(np->neg_sub, &f, 1, &req_len, &err);
-	if (req == NULL || req_len < 7)
-	{
-		free(req);
-		return NULL;
-	}
-	nostr_buf_init(&b);
-	nostr_buf_append_str(&b, "[\"NEG-OPEN\"");
-	nostr_buf_append(&b, req + 6, req_len - 7);
-	free(req);
-	return with_hex_tail(&b, msg, msg_len, len);
+	return nostr_build_neg_open(np->neg_sub, &f, msg, msg_len, len, &err);
 }
 
 static char *
 neg_msg_text(NegPhase *np, const uint8_t *msg, size_t msg_len, size_t *len)
 {
-	nostr_buf	b;
+	nostr_error err;
 
-	nostr_buf_init(&b);
-	nostr_buf_append_str(&b, "[\"NEG-MSG\",\"");
-	nostr_buf_append_str(&b, np->neg_sub);
-	nostr_buf_append_str(&b, "\"");
-	return with_hex_tail(&b, msg, msg_len, len);
+	return nostr_build_neg_msg(np->neg_sub, msg, msg_len, len, &err);
 }
 
 static char *
 neg_close_text(NegPhase *np, size_t *len)
 {
-	nostr_buf	b;
+	nostr_error err;
 
-	nostr_buf_init(&b);
-	nostr_buf_append_str(&b, "[\"NEG-CLOSE\",\"");
-	nostr_buf_append_str(&b, np->neg_sub);
-	nostr_buf_append_str(&b, "\"]");
-	return nostr_buf_steal(&b, len);
+	return nostr_build_neg_close(np->neg_sub, len, &err);
 }
 
 static void

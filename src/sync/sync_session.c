@@ -13,7 +13,6 @@
 #include "net/clock.h"
 #include "nostr/event.h"
 #include "nostr/hex.h"
-#include "nostr/json.h"
 #include "nostr/message.h"
 
 #define MAX_CONNECT_FAILURES 3
@@ -536,54 +535,6 @@ check_neg(SyncSession *s)
 	}
 }
 
-/* ["NEG-MSG", sub, hex] / ["NEG-ERR", sub, reason] */
-static void
-neg_message(SyncSession *s, const char *data, size_t len)
-{
-	nostr_json_doc doc;
-	nostr_error err;
-	const nostr_json_node *label,
-			   *sub,
-			   *payload;
-	size_t		i;
-
-	memset(&doc, 0, sizeof(doc));
-	if (nostr_json_parse(data, len, 4, &doc, &err) != NOSTR_OK || doc.nodes[0].type != NOSTR_JSON_ARRAY ||
-		doc.nodes[0].count != 3)
-	{
-		nostr_json_free(&doc);
-		s->stats.notices++;
-		slog(s, "unreadable negentropy message from the relay");
-		return;
-	}
-	i = nostr_json_first(&doc, 0);
-	label = &doc.nodes[i];
-	sub = &doc.nodes[label->next];
-	payload = &doc.nodes[sub->next];
-	if (label->type != NOSTR_JSON_STRING || sub->type != NOSTR_JSON_STRING || payload->type != NOSTR_JSON_STRING)
-	{
-		nostr_json_free(&doc);
-		return;
-	}
-	if (strcmp(label->str, "NEG-MSG") == 0)
-	{
-		size_t		n = payload->len / 2;
-		uint8_t    *bytes = malloc(n > 0 ? n : 1);
-
-		if (bytes && payload->len % 2 == 0 && nostr_hex_decode(payload->str, payload->len, bytes, n, true))
-			(void) neg_phase_neg_msg(s->neg, sub->str, bytes, n, len, net_clock_ms());
-		else
-			slog(s, "a NEG-MSG with bad hex");
-		free(bytes);
-	}
-	else if (strcmp(label->str, "NEG-ERR") == 0)
-	{
-		if (neg_phase_neg_err(s->neg, sub->str, payload->str, len))
-			slog(s, "NEG-ERR: %s", payload->str);
-	}
-	nostr_json_free(&doc);
-}
-
 static void
 on_message(WsConn *conn, void *user, const char *data, size_t len)
 {
@@ -595,12 +546,6 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 	if (s->freed || s->state == ST_DONE)
 		return;
 	s->stats.bytes_received += (int64_t) len;
-	if (s->neg_active && len > 6 && memcmp(data, "[\"NEG-", 6) == 0)
-	{
-		neg_message(s, data, len);
-		check_neg(s);
-		return;
-	}
 	if (nostr_relay_msg_parse(data, len, s->max_message_size, &msg, &err) != NOSTR_OK)
 	{
 		s->stats.notices++;
@@ -645,6 +590,14 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 				s->state = ST_OPEN;
 				advance(s);
 			}
+			break;
+		case NOSTR_MSG_NEG_MSG:
+			if (s->neg_active)
+				(void) neg_phase_neg_msg(s->neg, msg.sub_id, msg.neg_msg, msg.neg_msg_len, len, net_clock_ms());
+			break;
+		case NOSTR_MSG_NEG_ERR:
+			if (s->neg_active && neg_phase_neg_err(s->neg, msg.sub_id, msg.message, len))
+				slog(s, "NEG-ERR: %s", msg.message);
 			break;
 		case NOSTR_MSG_NOTICE:
 			s->stats.notices++;
