@@ -115,3 +115,144 @@ test("a negentropy relay: only what the archive lacks is downloaded, the rest li
   assert.equal(a.stats.eventsSent, 500, 'the second cycle downloaded no event');
   assert.equal(st2.neg_fetched, 0);
 });
+
+test('relays that answer NEG-OPEN with a NOTICE, never, or with NEG-ERR: the window algorithm archives everything, the fallback is recorded and remembered (no probe next cycle)', async () => {
+  const events = await cachedEvents(`neg-fallback-${END}`, { count: 900, end: END, seed: 73, keys: 4, span: 10 * DAY });
+  await setConfig({ 'bigbrotr.synchronizer_negentropy': 'auto', 'bigbrotr.synchronizer_request_timeout': scaledSeconds(3) });
+  const modes = ['notice', 'silent', 'error'];
+  const reasons = { notice: 'notice', silent: 'timeout', error: 'neg_err' };
+  const rs = [];
+  for (let i = 0; i < modes.length; i++) {
+    const r = await relay({ negentropy: modes[i] });
+    r.load(events.slice(i * 300, (i + 1) * 300));
+    rs.push(r);
+  }
+  try {
+    await only(...rs.map((r) => r.url));
+    const t0 = Math.floor(Date.now() / 1000);
+    let s = await runOneCycle();
+    assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+    for (let i = 0; i < modes.length; i++) {
+      const r = rs[i];
+      const st = await relayStats(r.url);
+      assert.equal(st.end, 'complete', `${modes[i]}: ${JSON.stringify(st)}`);
+      assert.equal(st.negentropy, false, `${modes[i]}: ${JSON.stringify(st)}`);
+      assert.equal(st.neg_fallbacks, 1, `${modes[i]}: ${JSON.stringify(st)}`);
+      assert.equal(st.neg_fallback_reason, reasons[modes[i]], `${modes[i]}: ${JSON.stringify(st)}`);
+      assert.equal(await sightings(r.url, events.slice(i * 300, (i + 1) * 300)), 300, `${modes[i]}: every event of the relay`);
+      assert.equal(r.stats.negOpens, 1, `${modes[i]}: probed once`);
+      const state = await relayState(r.url);
+      assert.ok(Number(state.negentropy_unsupported_until) >= t0 + 3600,
+        `${modes[i]}: "no negentropy" remembered in the state: ${JSON.stringify(state)}`);
+    }
+    assert.equal(await archived(events), 900, 'every event archived');
+    assert.equal((await sql('SELECT count(*)::int AS n FROM bigbrotr.events WHERE id = ANY($1::bytea[])', [hexIds(events)]))[0].n, 900);
+    assert.ok(s.last_cycle_stats.neg_fallbacks >= 3, JSON.stringify(s.last_cycle_stats));
+
+    s = await runOneCycle();
+    for (let i = 0; i < modes.length; i++) {
+      const st = await relayStats(rs[i].url);
+      assert.equal(st.end, 'complete', `${modes[i]}: ${JSON.stringify(st)}`);
+      assert.equal(st.neg_skipped, true, `${modes[i]}: not probed: ${JSON.stringify(st)}`);
+      assert.equal(rs[i].stats.negOpens, 1, `${modes[i]}: no NEG-OPEN in the second cycle`);
+    }
+  } finally {
+    await setConfig({ 'bigbrotr.synchronizer_request_timeout': scaledSeconds(10) });
+  }
+});
+
+test("negentropy 'only' with a relay that answers NEG-OPEN with a NOTICE: not complete, the reason recorded, the cursor not moved", async () => {
+  const events = await cachedEvents(`neg-only-${END}`, { count: 200, end: END, seed: 74, keys: 4, span: 10 * DAY });
+  const r = await relay({ negentropy: 'notice' });
+  r.load(events);
+  await setConfig({ 'bigbrotr.synchronizer_negentropy': 'only' });
+  try {
+    await only(r.url);
+    const s = await runOneCycle();
+    assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+    const st = await relayStats(r.url);
+    assert.equal(st.end, 'no_negentropy', JSON.stringify(st));
+    assert.equal(st.neg_fallback_reason, 'notice', JSON.stringify(st));
+    assert.equal(st.neg_fallbacks, 0, 'no fallback in only mode');
+    assert.ok(st.shortfalls >= 1, JSON.stringify(st));
+    assert.ok(s.last_cycle_stats.relays_incomplete >= 1, JSON.stringify(s.last_cycle_stats));
+    const state = await relayState(r.url);
+    assert.ok((state.shortfalls || []).some((x) => x.reason === 'no_negentropy'), `recorded: ${JSON.stringify(state)}`);
+    const minAt = Math.min(...events.map((e) => e.created_at));
+    assert.ok(Number(state.cursor ?? -1) < minAt, `the cursor did not pass the relay's events: ${JSON.stringify(state)}`);
+    assert.equal(r.stats.eventsSent, 0, 'nothing downloaded by the window algorithm');
+  } finally {
+    await setConfig({ 'bigbrotr.synchronizer_negentropy': 'auto' });
+  }
+});
+
+test('an id the relay lists in negentropy and then does not serve: a shortfall with its id, the cursor stays below it', async () => {
+  const events = await cachedEvents(`neg-hidden-${END}`, { count: 400, end: END, seed: 75, keys: 4, span: 10 * DAY });
+  const hidden = events[123];
+  const r = await relay({ negentropy: 'on', hideFromReq: (e) => e.id === hidden.id });
+  r.load(events);
+  await only(r.url);
+  const s = await runOneCycle();
+  assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+  const st = await relayStats(r.url);
+  assert.equal(st.end, 'incomplete', JSON.stringify(st));
+  assert.equal(st.neg_not_served, 1, JSON.stringify(st));
+  assert.equal(st.neg_fetched, 399, JSON.stringify(st));
+  const state = await relayState(r.url);
+  assert.ok((state.shortfalls || []).some((x) => x.reason === 'not_served' && x.id === hidden.id), JSON.stringify(state));
+  assert.ok(Number(state.cursor ?? -1) < hidden.created_at, `cursor ${state.cursor} below ${hidden.created_at}`);
+  assert.equal(await archivedFrom(r.url), 399);
+});
+
+test('a worker killed with SIGKILL mid-chunk: the next cycles archive everything, no gap', async () => {
+  const events = await cachedEvents(`neg-kill-${END}`, { count: 6000, end: END, seed: 77, keys: 8, span: 20 * DAY });
+  const r = await relay({ negentropy: 'on', answerDelayMs: 400 });
+  r.load(events);
+  await only(r.url);
+  await stopAndWait();
+  await sql("SELECT bigbrotr.bigbrotr_start('synchronizer')");
+  const pid = await waitFor('a worker storing fetched events', async () => {
+    if ((await archivedFrom(r.url)) === 0) return null;
+    return (await sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'bigbrotr synchronizer worker'"))[0]?.pid;
+  }, { timeoutMs: 60000, intervalMs: 100 });
+  const stored = await archivedFrom(r.url);
+  process.kill(pid, 'SIGKILL');
+  assert.ok(stored < events.length, `the kill happened mid-chunk (${stored} of ${events.length})`);
+  await waitFor('the archive completed after the kill', async () => (await archivedFrom(r.url)) === events.length,
+    { timeoutMs: 180000, intervalMs: 1000 });
+  await stopAndWait();
+  assert.equal(await archived(events), events.length);
+  const state = await relayState(r.url);
+  const cursor = Number(state?.cursor ?? -1);
+  const below = events.filter((e) => e.created_at <= cursor);
+  assert.equal(await sightings(r.url, below), below.length, `everything at or below the cursor (${cursor}) is archived`);
+});
+
+test('a relay with 20,000 events and chunks of 1,000 archive items: many chunks, everything archived, only the missing downloaded', async () => {
+  const events = await cachedEvents(`neg-many-${END}`, { count: 20000, end: END, seed: 76, keys: 8, span: 60 * DAY });
+  const r = await relay({ negentropy: 'on' });
+  r.load(events.slice(0, 15000));
+  await setConfig({ 'bigbrotr.synchronizer_negentropy': 'off' });
+  await only(r.url);
+  let s = await runOneCycle();
+  assert.equal(await archivedFrom(r.url), 15000);
+  r.load(events.slice(15000));
+  // the cycle covers the relay's whole history (as a full rescan)
+  await sql("DELETE FROM bigbrotr.service_state WHERE service_name = 'synchronizer:' || $1", [r.url]);
+  await setConfig({ 'bigbrotr.synchronizer_negentropy': 'auto', 'bigbrotr.synchronizer_negentropy_max_items': 1000 });
+  const sentBefore = r.stats.eventsSent;
+  try {
+    s = await runOneCycle();
+    assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+    const st = await relayStats(r.url);
+    assert.equal(st.end, 'complete', JSON.stringify(st));
+    assert.ok(st.neg_chunks >= 15, `many chunks: ${JSON.stringify(st)}`);
+    assert.equal(st.neg_fetched, 5000, JSON.stringify(st));
+    assert.equal(r.stats.eventsSent - sentBefore, 5000, 'only the 5,000 missing events downloaded');
+    assert.equal(await archivedFrom(r.url), 20000);
+    const state = await relayState(r.url);
+    assert.ok(Number(state.cursor) >= END, JSON.stringify(state));
+  } finally {
+    await setConfig({ 'bigbrotr.synchronizer_negentropy_max_items': null });
+  }
+});
