@@ -432,8 +432,9 @@ nostr_build_close(const char *sub_id, size_t *len_out, nostr_error *err)
 	return finish(&b, len_out, err);
 }
 
-char *
-nostr_build_event(const nostr_event *ev, size_t *len_out, nostr_error *err)
+/* ["<label>", {event}]: EVENT and AUTH carry the same event object. */
+static char *
+build_event_msg(const char *label, const nostr_event *ev, size_t *len_out, nostr_error *err)
 {
 	nostr_buf	b;
 	size_t		n;
@@ -451,9 +452,23 @@ nostr_build_event(const nostr_event *ev, size_t *len_out, nostr_error *err)
 		return NULL;
 	}
 	nostr_buf_init(&b);
-	nostr_buf_append_str(&b, "[\"EVENT\",");
+	nostr_buf_append(&b, "[\"", 2);
+	nostr_buf_append_str(&b, label);
+	nostr_buf_append(&b, "\",", 2);
 	nostr_buf_append(&b, json, n);
 	nostr_buf_putc(&b, ']');
 	free(json);
 	return finish(&b, len_out, err);
+}
+
+char *
+nostr_build_event(const nostr_event *ev, size_t *len_out, nostr_error *err)
+{
+	return build_event_msg("EVENT", ev, len_out, err);
+}
+
+char *
+nostr_build_auth(const nostr_event *ev, size_t *len_out, nostr_error *err)
+{
+	return build_event_msg("AUTH", ev, len_out, err);
 }

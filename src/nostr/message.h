@@ -115,5 +115,7 @@ char	   *nostr_build_count(const char *sub_id, const nostr_filter *filters, size
 char	   *nostr_build_close(const char *sub_id, size_t *len_out, nostr_error *err);
 /* ["EVENT", {event}] */
 char	   *nostr_build_event(const nostr_event *ev, size_t *len_out, nostr_error *err);
+/* ["AUTH", {event}] (NIP-42): the signed kind 22242 event answering a challenge. */
+char	   *nostr_build_auth(const nostr_event *ev, size_t *len_out, nostr_error *err);
 
 #endif							/* BIGBROTR_NOSTR_MESSAGE_H */
