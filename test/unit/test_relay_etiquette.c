@@ -7,6 +7,7 @@
 #include "nostr/event.h"
 #include "nostr/keys.h"
 #include "sync/relay_etiquette.h"
+#include "sync/sync_window.h"
 #include "tap.h"
 
 static void
@@ -111,9 +112,62 @@ test_auth_message(void)
 	free(msg);
 }
 
+/* The window algorithm's side: a re-sent request is no failure; a refusal is one shortfall. */
+static void
+test_window_resend_refused(void)
+{
+	sync_window_config c = {0};
+	sync_window *sw;
+	sync_request r;
+	uint8_t		id[32] = {0},
+				pk[32] = {1};
+	const sync_window_stats *st;
+
+	c.start = 0;
+	c.end = 100;
+	c.limit = 10;
+	c.known_largest_answer = 10;	/* its cap is known: a small answer proves itself */
+	sw = sync_window_new(&c);
+	CHECK(sync_window_next(sw, &r) && r.since == 0 && r.until == 100, "first request is the whole range");
+	for (int i = 0; i < 9; i++)
+	{
+		id[0] = (uint8_t) i;
+		sync_window_event(sw, id, pk, 50, 1, true);
+	}
+	sync_window_resend(sw);		/* rate-limited after 9 events: the same request again */
+	for (int i = 0; i < 3; i++)
+	{
+		id[0] = (uint8_t) i;
+		sync_window_event(sw, id, pk, 50, 1, true);
+	}
+	sync_window_answer(sw, true);
+	st = sync_window_get_stats(sw);
+	CHECK(st->failures == 0 && st->resends == 1 && st->requests == 1, "a re-send is no failure (failures %lld)",
+		  (long long) st->failures);
+	CHECK(!sync_window_has_work(sw) && sync_window_cursor(sw) == 100 && sync_window_shortfall_count(sw) == 0,
+		  "the re-sent answer alone completes the window (the refused attempt's 9 are not counted twice)");
+	sync_window_free(sw);
+
+	sw = sync_window_new(&c);
+	sync_window_next(sw, &r);
+	sync_window_answer(sw, false);	/* the old path, for contrast: a CLOSED is a failure */
+	CHECK(sync_window_get_stats(sw)->failures == 1, "a plain failed request counts");
+	CHECK(sync_window_next(sw, &r), "and is retried");
+	sync_window_refused(sw);
+	CHECK(!sync_window_has_work(sw) && !sync_window_given_up(sw) && !sync_window_next(sw, &r),
+		  "refused: no more work, not given up");
+	CHECK(sync_window_shortfall_count(sw) == 1 && sync_window_shortfall_at(sw, 0)->reason == SYNC_SHORTFALL_REFUSED &&
+		  sync_window_shortfall_at(sw, 0)->since == 0 && sync_window_shortfall_at(sw, 0)->until == 100 &&
+		  strcmp(sync_shortfall_reason_name(SYNC_SHORTFALL_REFUSED), "refused") == 0,
+		  "one refused shortfall over the rest of the range");
+	CHECK(sync_window_cursor(sw) == -1 && sync_window_frontier(sw) == -1, "cursor and frontier stay below it");
+	sync_window_free(sw);
+}
+
 void
 test_relay_etiquette(void)
 {
+	test_window_resend_refused();
 	test_actions();
 	test_backoff();
 	test_reasons();
