@@ -22,6 +22,7 @@
 #include "net/ws_client.h"
 #include "nostr/event.h"
 #include "sync/known_cache.h"
+#include "sync/relay_etiquette.h"
 #include "sync/sync_window.h"
 #include "sync/verify_pool.h"
 
@@ -47,6 +48,8 @@ typedef struct SyncSessionConfig
 	int64_t		known_largest_answer;	/* see sync_window_config; 0: unknown */
 	VerifyPool *pool;			/* signature checks on these threads; NULL: on the caller's */
 	KnownCache *known;			/* (id, sig) pairs known archived; NULL: none */
+	const uint8_t *auth_seckey; /* NIP-42 key, 32 bytes (copied); NULL: none, a relay demanding
+								 * AUTH ends with "auth_required" */
 } SyncSessionConfig;
 
 /*
@@ -92,6 +95,15 @@ typedef struct SyncSessionStats
 	int64_t		request_timeouts;
 	int64_t		closed_by_relay;	/* CLOSED answers */
 	int64_t		notices;
+	/* relay etiquette (CLOSED reasons, NIP-42; see sync_session_closed_reasons) */
+	int64_t		notices_in_flight;	/* NOTICEs while a request was in flight */
+	int64_t		auth_challenges;	/* AUTH challenges received */
+	int64_t		auth_attempts;	/* signed AUTH events sent (only after a refusal: never eagerly) */
+	int64_t		auth_ok;		/* AUTH accepted (OK true) */
+	int64_t		auth_failed;	/* AUTH refused (OK false) or not answered within request_timeout */
+	int64_t		rate_limited;	/* rate-limited answers: backed off, the request re-sent */
+	int64_t		backoff_ms;		/* time spent backing off */
+	int64_t		resends;		/* requests re-sent after a backoff or an AUTH */
 } SyncSessionStats;
 
 typedef enum SyncSessionEnd
@@ -101,7 +113,9 @@ typedef enum SyncSessionEnd
 	SYNC_END_GIVEN_UP,			/* the algorithm gave up after failures in a row */
 	SYNC_END_CONNECT_FAILED,	/* could not connect, repeatedly */
 	SYNC_END_RELAY_TIMEOUT,		/* the per-relay budget ran out */
-	SYNC_END_OUT_OF_MEMORY
+	SYNC_END_OUT_OF_MEMORY,
+	SYNC_END_AUTH_REQUIRED,		/* the relay demands AUTH we cannot give (no key, refused, again) */
+	SYNC_END_REFUSED			/* restricted: or blocked: for our filter: ends for this cycle */
 } SyncSessionEnd;
 
 /* NULL on ENOMEM or a bad config. The session connects on its first tick after the stagger. */
@@ -173,6 +187,43 @@ void		sync_session_give_hints(SyncSession *s, const int32_t *kinds, size_t kinds
 
 const SyncSessionStats *sync_session_stats(const SyncSession *s);
 const sync_window *sync_session_window(const SyncSession *s);
+
+/*
+ * Relay etiquette. Counted reasons: CLOSED prefixes, and the prefixes of NOTICEs received while a
+ * request was in flight (a NOTICE does not end the request: its timeout still applies).
+ */
+const RelayReasons *sync_session_closed_reasons(const SyncSession *s);
+const RelayReasons *sync_session_notice_reasons(const SyncSession *s);
+
+/* The relay's last refusal (a CLOSED, an AUTH's OK false, a NOTICE during a request). */
+typedef struct SyncRefusal
+{
+	bool		set;
+	const char *kind;			/* "CLOSED", "AUTH" or "NOTICE" */
+	char		prefix[NOSTR_MSG_PREFIX_MAX];	/* "" when the message had none */
+	char		message[256];	/* sanitized (relay_etiquette_sanitize), truncated */
+	int64_t		at;				/* Unix seconds */
+} SyncRefusal;
+const SyncRefusal *sync_session_last_refusal(const SyncSession *s);
+
+/*
+ * NIP-42 for a refusal other than a REQ's or a COUNT's (which the session handles itself), e.g. a
+ * NEG-OPEN answered with NEG-ERR "auth-required: ...". Authentication is lazy: only when a relay
+ * refuses, never on a mere challenge. STARTED: the challenge (the one received, or the next one
+ * within request_timeout) is signed and sent; poll sync_session_auth_result, then re-send what was
+ * refused once. NO_KEY / ALREADY (this connection already authenticated: our key is not enough) /
+ * BUSY (an AUTH is already pending): nothing sent.
+ */
+typedef enum SyncAuthStart
+{
+	SYNC_AUTH_STARTED,
+	SYNC_AUTH_NO_KEY,
+	SYNC_AUTH_ALREADY,
+	SYNC_AUTH_BUSY
+} SyncAuthStart;
+SyncAuthStart sync_session_auth_needed(SyncSession *s);
+/* -1: pending (or never started), 0: failed (OK false, no OK in time, connection lost), 1: authenticated. */
+int			sync_session_auth_result(const SyncSession *s);
 
 /* The next queued log line (NULL when none); valid until the next call. */
 const char *sync_session_next_log(SyncSession *s);

@@ -20,6 +20,7 @@
 #include "utils/wait_event.h"
 
 #include "core/bigbrotr.h"
+#include "services/common/private_key.h"
 #include "services/services.h"
 #include "services/synchronizer/synchronizer.h"
 
@@ -50,6 +51,14 @@ int			sync_verify_threads = 2;
 int			sync_known_cache_size = 65536;
 int			sync_rescan_interval = 86400;
 int			sync_overlap_seconds = 120;
+char	   *sync_private_key = NULL;
+
+/* bigbrotr.synchronizer_private_key: the shared rules (services/common/private_key.c). */
+static bool
+check_private_key(char **newval, void **extra, GucSource source)
+{
+	return bb_private_key_check("bigbrotr.synchronizer_private_key", "no NIP-42 AUTH", newval);
+}
 
 /* "1, 7,30023": integers 0..65535 separated by commas; empty for all kinds. */
 static bool
@@ -184,6 +193,9 @@ synchronizer_define_gucs(void)
 	bb_define_bool_setting("bigbrotr.synchronizer_archive_hints",
 						   "Narrow a crowded second also by the kinds and authors the archive holds at it.",
 						   &sync_archive_hints, true);
+	bb_define_private_key_setting("bigbrotr.synchronizer_private_key",
+								  "Hex private key answering relays' NIP-42 AUTH when they refuse a request; empty: no AUTH.",
+								  &sync_private_key, check_private_key);
 }
 
 /* Rebuilds the queue for this cycle; returns how many relays it holds. */
