@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "net/clock.h"
 #include "nostr/event.h"
@@ -28,8 +29,18 @@ typedef enum SessState
 	ST_HINTS,					/* waiting for the caller's archive hints */
 	ST_NEG,						/* connected, the negentropy phase runs (sync/neg_phase) */
 	ST_RECONNECT_WAIT,
-	ST_DONE
+	ST_DONE,
+	ST_AUTH,					/* a refused REQ/COUNT waits for NIP-42 (challenge, then OK) */
+	ST_BACKOFF					/* a rate-limited REQ/COUNT waits to be re-sent */
 } SessState;
+
+/* Who waits for the AUTH in flight. */
+typedef enum AuthFor
+{
+	AUTH_FOR_NONE,
+	AUTH_FOR_REQ,				/* the refused request (s->req): re-sent once on OK true */
+	AUTH_FOR_CALLER				/* sync_session_auth_needed: the caller polls the result */
+} AuthFor;
 
 struct SyncSession
 {
@@ -85,6 +96,23 @@ struct SyncSession
 	int32_t    *kinds;			/* wc.kinds, owned */
 	bool		window_started; /* the window algorithm runs (no phase, or after a fallback) */
 	bool		neg_unsupported_seen;	/* the phase fell back for want of support */
+	/* relay etiquette: NIP-42 state (per connection), backoff, reasons */
+	bool		has_key;
+	uint8_t		seckey[32];
+	char	   *challenge;		/* the connection's latest AUTH challenge; NULL: none yet */
+	size_t		challenge_len;
+	bool		authenticated;	/* this connection's AUTH was accepted */
+	AuthFor		auth_for;		/* an AUTH is pending (waiting for a challenge or its OK) */
+	bool		auth_sent;
+	uint8_t		auth_event_id[32];
+	int64_t		auth_deadline_ms;
+	int			auth_result;	/* for AUTH_FOR_CALLER: -1 pending, 0 failed, 1 ok */
+	bool		req_auth_tried; /* the request in flight was already re-sent after an AUTH */
+	int			backoffs_in_row;	/* rate-limited answers since the last EOSE */
+	int64_t		resend_at_ms;
+	RelayReasons closed_reasons;
+	RelayReasons notice_reasons;
+	SyncRefusal refusal;
 };
 
 static void
@@ -156,15 +184,13 @@ connect_now(SyncSession *s)
 	}
 }
 
+static void send_request(SyncSession *s);
+
 /* Sends the algorithm's next request, or ends the session when it has none. */
 static void
 advance(SyncSession *s)
 {
 	sync_request req;
-	nostr_filter f;
-	nostr_error err;
-	char	   *msg;
-	size_t		len;
 
 	if (s->state != ST_OPEN)
 		return;
@@ -174,11 +200,25 @@ advance(SyncSession *s)
 		return;
 	}
 	s->req = req;
+	s->req_auth_tried = false;
 	if (req.type == SYNC_REQ_HINTS)
 	{
 		s->state = ST_HINTS;	/* the caller answers between loop slices */
 		return;
 	}
+	send_request(s);
+}
+
+/* Sends s->req (a REQ or a COUNT) under a new subscription id: first time, or re-sent. */
+static void
+send_request(SyncSession *s)
+{
+	const sync_request req = s->req;
+	nostr_filter f;
+	nostr_error err;
+	char	   *msg;
+	size_t		len;
+
 	memset(&f, 0, sizeof(f));
 	f.kinds = req.kinds;
 	f.kinds_count = req.kinds_count;
@@ -225,6 +265,8 @@ close_subscription(SyncSession *s)
 static void
 request_ended(SyncSession *s, bool eose)
 {
+	if (eose)
+		s->backoffs_in_row = 0;
 	if (s->req.type == SYNC_REQ_COUNT && !eose)
 		sync_window_count(s->sw, false, 0);	/* CLOSED, NOTICE or no answer: unsupported */
 	else
@@ -237,6 +279,222 @@ static bool
 counting(const SyncSession *s)
 {
 	return s->state == ST_REQ && s->req.type == SYNC_REQ_COUNT;
+}
+
+/* ---- relay etiquette: CLOSED reasons, rate-limit backoff, NIP-42 (decisions in relay_etiquette) ---- */
+
+static void
+record_refusal(SyncSession *s, const char *kind, const nostr_relay_msg *msg)
+{
+	s->refusal.set = true;
+	s->refusal.kind = kind;
+	snprintf(s->refusal.prefix, sizeof(s->refusal.prefix), "%s", msg->prefix);
+	relay_etiquette_sanitize(msg->message, msg->message_len, s->refusal.message, sizeof(s->refusal.message));
+	s->refusal.at = (int64_t) time(NULL);
+}
+
+/* The relay refuses our filter for this cycle: the rest is one "refused" shortfall. */
+static void
+refuse(SyncSession *s, SyncSessionEnd end, const char *why)
+{
+	slog(s, "%s: the relay's sync ends for this cycle (the rest of the range is a refused shortfall)", why);
+	sync_window_refused(s->sw);
+	finish(s, end);
+}
+
+/* Re-sends the request in flight as it was (after a backoff or an AUTH): no failure. */
+static void
+resend(SyncSession *s)
+{
+	s->stats.resends++;
+	sync_window_resend(s->sw);
+	send_request(s);
+}
+
+static void
+send_auth(SyncSession *s)
+{
+	nostr_error err;
+	size_t		len;
+	char	   *msg = relay_etiquette_auth_message(s->url, s->challenge, s->challenge_len, (int64_t) time(NULL),
+												   s->seckey, s->auth_event_id, &len, &err);
+
+	s->auth_sent = true;
+	s->stats.auth_attempts++;
+	if (msg == NULL || s->conn == NULL || !ws_send_text(s->conn, msg, len))
+		slog(s, "could not send AUTH: %s", msg == NULL ? err.message : "connection closing");
+	free(msg);
+	/* a failed send is answered by its deadline (or by on_close) */
+}
+
+static void
+auth_done(SyncSession *s, bool ok)
+{
+	AuthFor		who = s->auth_for;
+
+	s->auth_for = AUTH_FOR_NONE;
+	s->auth_sent = false;
+	if (ok)
+	{
+		s->authenticated = true;
+		s->stats.auth_ok++;
+	}
+	else
+		s->stats.auth_failed++;
+	if (who == AUTH_FOR_CALLER)
+	{
+		s->auth_result = ok ? 1 : 0;
+		return;
+	}
+	if (who != AUTH_FOR_REQ || s->state != ST_AUTH)
+		return;
+	if (!ok)
+	{
+		refuse(s, SYNC_END_AUTH_REQUIRED, "AUTH failed");
+		return;
+	}
+	s->state = ST_OPEN;
+	resend(s);
+}
+
+/* Starts NIP-42 for who: signs the challenge now, or the next one to arrive. */
+static SyncAuthStart
+begin_auth(SyncSession *s, AuthFor who)
+{
+	if (!s->has_key)
+		return SYNC_AUTH_NO_KEY;
+	if (s->authenticated)
+		return SYNC_AUTH_ALREADY;
+	if (s->auth_for != AUTH_FOR_NONE)
+		return SYNC_AUTH_BUSY;
+	s->auth_for = who;
+	s->auth_sent = false;
+	s->auth_deadline_ms = net_clock_ms() + s->request_timeout_ms;
+	if (s->challenge)
+		send_auth(s);
+	return SYNC_AUTH_STARTED;
+}
+
+/* rate-limited: wait 1 s, 2 s, 4 s... (bounded by the relay's budget left), then re-send. */
+static void
+back_off(SyncSession *s)
+{
+	int64_t		now = net_clock_ms();
+	int64_t		left = s->relay_timeout_ms - (now - s->first_connect_ms);
+	int64_t		wait = relay_etiquette_backoff_ms(s->backoffs_in_row++, left);
+
+	s->stats.rate_limited++;
+	s->stats.backoff_ms += wait;
+	if (s->stats.rate_limited <= 3)
+		slog(s, "rate-limited: waiting %lld ms before asking again", (long long) wait);
+	s->state = ST_BACKOFF;
+	s->resend_at_ms = now + wait;
+}
+
+/* A CLOSED for the request in flight. */
+static void
+closed(SyncSession *s, const nostr_relay_msg *msg)
+{
+	RelayEtiquetteAction a = relay_etiquette_closed(msg->prefix, s->has_key, s->authenticated);
+	bool		count = counting(s);
+
+	s->stats.closed_by_relay++;
+	relay_reasons_add(&s->closed_reasons, msg->prefix);
+	record_refusal(s, "CLOSED", msg);
+	if (s->stats.closed_by_relay <= 5)
+		slog(s, "relay closed the %s: %s", count ? "COUNT" : "subscription", msg->message);
+	if (a == ETQ_AUTH && s->req_auth_tried)
+		a = ETQ_END_AUTH;		/* re-sent once after AUTH and refused again */
+	if (a == ETQ_AUTH)
+	{
+		s->req_auth_tried = true;
+		if (begin_auth(s, AUTH_FOR_REQ) == SYNC_AUTH_STARTED)
+		{
+			s->state = ST_AUTH;
+			return;
+		}
+		a = ETQ_END_AUTH;
+	}
+	/* a refused COUNT only means no COUNT: the window algorithm does without */
+	if (count && (a == ETQ_END_AUTH || a == ETQ_END_REFUSED))
+		a = ETQ_FAIL;
+	switch (a)
+	{
+		case ETQ_BACKOFF:
+			back_off(s);
+			break;
+		case ETQ_END_AUTH:
+			refuse(s, SYNC_END_AUTH_REQUIRED, s->has_key ? "auth-required after AUTH" : "auth-required and no "
+				   "bigbrotr.synchronizer_private_key");
+			break;
+		case ETQ_END_REFUSED:
+			refuse(s, SYNC_END_REFUSED, msg->prefix);
+			break;
+		default:
+			request_ended(s, false);
+			break;
+	}
+}
+
+/* An AUTH challenge: remembered; used only when a refusal asks for it (never eagerly). */
+static void
+challenged(SyncSession *s, const nostr_relay_msg *msg)
+{
+	char	   *c = malloc(msg->challenge_len + 1);
+
+	s->stats.auth_challenges++;
+	if (c == NULL)
+		return;
+	memcpy(c, msg->challenge, msg->challenge_len);
+	c[msg->challenge_len] = '\0';
+	free(s->challenge);
+	s->challenge = c;
+	s->challenge_len = msg->challenge_len;
+	if (s->auth_for != AUTH_FOR_NONE && !s->auth_sent)
+		send_auth(s);
+}
+
+static void
+auth_answered(SyncSession *s, const nostr_relay_msg *msg)
+{
+	if (s->auth_for == AUTH_FOR_NONE || !s->auth_sent || memcmp(msg->event_id, s->auth_event_id, 32) != 0)
+		return;
+	if (!msg->accepted)
+	{
+		record_refusal(s, "AUTH", msg);
+		slog(s, "AUTH refused: %s", msg->message);
+	}
+	auth_done(s, msg->accepted);
+}
+
+/* A new connection: no challenge, not authenticated; a pending AUTH fails. */
+static void
+auth_reset(SyncSession *s)
+{
+	free(s->challenge);
+	s->challenge = NULL;
+	s->challenge_len = 0;
+	s->authenticated = false;
+	if (s->auth_for == AUTH_FOR_CALLER)
+		s->auth_result = 0;
+	s->auth_for = AUTH_FOR_NONE;
+	s->auth_sent = false;
+}
+
+/* Etiquette deadlines, from sync_session_tick. */
+static void
+etiquette_tick(SyncSession *s, int64_t now)
+{
+	if (s->auth_for != AUTH_FOR_NONE && now > s->auth_deadline_ms)
+	{
+		slog(s, "%s within %d ms", s->auth_sent ? "no OK to our AUTH" : "no AUTH challenge", s->request_timeout_ms);
+		auth_done(s, false);
+	}
+	if (s->state == ST_BACKOFF && now >= s->resend_at_ms)
+	{
+		s->state = ST_OPEN;
+		resend(s);
+	}
 }
 
 static void
@@ -572,16 +830,18 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 			break;
 		case NOSTR_MSG_CLOSED:
 			if (current)
-			{
-				s->stats.closed_by_relay++;
-				slog(s, "relay closed the %s: %s", counting(s) ? "COUNT" : "subscription", msg.message);
-				request_ended(s, false);
-			}
+				closed(s, &msg);
 			else if (s->neg_active && neg_phase_closed(s->neg, msg.sub_id, msg.message, net_clock_ms()))
 			{
 				s->stats.closed_by_relay++;
 				slog(s, "relay closed a negentropy subscription: %s", msg.message);
 			}
+			break;
+		case NOSTR_MSG_AUTH:
+			challenged(s, &msg);
+			break;
+		case NOSTR_MSG_OK:
+			auth_answered(s, &msg);
 			break;
 		case NOSTR_MSG_COUNT:
 			if (current && counting(s))
@@ -603,6 +863,13 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 			s->stats.notices++;
 			if (s->stats.notices <= 3)
 				slog(s, "NOTICE: %s", msg.message);
+			if (s->state == ST_REQ)
+			{
+				/* counted and kept; the request's own timeout still applies */
+				s->stats.notices_in_flight++;
+				relay_reasons_add(&s->notice_reasons, msg.prefix);
+				record_refusal(s, "NOTICE", &msg);
+			}
 			if (counting(s))
 			{
 				slog(s, "COUNT (NIP-45) answered with a NOTICE: taken as unsupported");
@@ -632,6 +899,8 @@ release(SyncSession *s)
 	neg_phase_free(s->neg);
 	free(s->kinds);
 	free(s->url);
+	free(s->challenge);
+	explicit_bzero(s->seckey, sizeof(s->seckey));
 	free(s);
 }
 
@@ -643,6 +912,7 @@ on_close(WsConn *conn, void *user, WsCloseReason reason, const char *detail)
 
 	s->conn = NULL;
 	s->closing = false;
+	auth_reset(s);
 	if (s->freed)
 	{
 		release(s);
@@ -723,6 +993,12 @@ sync_session_new(WsLoop *loop, const SyncSessionConfig *config, nostr_pubkey_cac
 	s->cache = cache;
 	s->pool = config->pool;
 	s->known = config->known;
+	if (config->auth_seckey)
+	{
+		s->has_key = true;
+		memcpy(s->seckey, config->auth_seckey, 32);
+	}
+	s->auth_result = -1;
 	s->state = ST_WAITING;
 	s->start_at_ms = net_clock_ms() + (config->stagger_ms > 0 ? config->stagger_ms : 0);
 	s->wc = wc;
@@ -814,6 +1090,7 @@ sync_session_tick(SyncSession *s)
 		default:
 			break;
 	}
+	etiquette_tick(s, now);
 }
 
 SyncSessionEnd
@@ -839,6 +1116,10 @@ sync_session_end_name(SyncSessionEnd end)
 			return "relay_timeout";
 		case SYNC_END_OUT_OF_MEMORY:
 			return "out_of_memory";
+		case SYNC_END_AUTH_REQUIRED:
+			return "auth_required";
+		case SYNC_END_REFUSED:
+			return "refused";
 		case SYNC_END_NO_NEGENTROPY:
 			return "no_negentropy";
 	}
@@ -1128,4 +1409,38 @@ sync_session_free(SyncSession *s)
 	}
 	else
 		release(s);
+}
+
+const RelayReasons *
+sync_session_closed_reasons(const SyncSession *s)
+{
+	return &s->closed_reasons;
+}
+
+const RelayReasons *
+sync_session_notice_reasons(const SyncSession *s)
+{
+	return &s->notice_reasons;
+}
+
+const SyncRefusal *
+sync_session_last_refusal(const SyncSession *s)
+{
+	return &s->refusal;
+}
+
+SyncAuthStart
+sync_session_auth_needed(SyncSession *s)
+{
+	SyncAuthStart r = begin_auth(s, AUTH_FOR_CALLER);
+
+	if (r == SYNC_AUTH_STARTED)
+		s->auth_result = -1;
+	return r;
+}
+
+int
+sync_session_auth_result(const SyncSession *s)
+{
+	return s->auth_result;
 }

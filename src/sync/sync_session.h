@@ -23,6 +23,7 @@
 #include "nostr/event.h"
 #include "sync/known_cache.h"
 #include "sync/neg_phase.h"
+#include "sync/relay_etiquette.h"
 #include "sync/sync_window.h"
 #include "sync/verify_pool.h"
 
@@ -57,6 +58,8 @@ typedef struct SyncSessionConfig
 	int			negentropy;		/* SYNC_NEG_OFF (0), SYNC_NEG_AUTO, SYNC_NEG_ONLY */
 	bool		neg_unsupported;
 	size_t		neg_max_items;	/* archive items per chunk; 0: 100,000 */
+	const uint8_t *auth_seckey; /* NIP-42 key, 32 bytes (copied); NULL: none, a relay demanding
+								 * AUTH ends with "auth_required" */
 } SyncSessionConfig;
 
 #define SYNC_NEG_OFF 0
@@ -106,6 +109,15 @@ typedef struct SyncSessionStats
 	int64_t		request_timeouts;
 	int64_t		closed_by_relay;	/* CLOSED answers */
 	int64_t		notices;
+	/* relay etiquette (CLOSED reasons, NIP-42; see sync_session_closed_reasons) */
+	int64_t		notices_in_flight;	/* NOTICEs while a request was in flight */
+	int64_t		auth_challenges;	/* AUTH challenges received */
+	int64_t		auth_attempts;	/* signed AUTH events sent (only after a refusal: never eagerly) */
+	int64_t		auth_ok;		/* AUTH accepted (OK true) */
+	int64_t		auth_failed;	/* AUTH refused (OK false) or not answered within request_timeout */
+	int64_t		rate_limited;	/* rate-limited answers: backed off, the request re-sent */
+	int64_t		backoff_ms;		/* time spent backing off */
+	int64_t		resends;		/* requests re-sent after a backoff or an AUTH */
 } SyncSessionStats;
 
 typedef enum SyncSessionEnd
@@ -116,6 +128,8 @@ typedef enum SyncSessionEnd
 	SYNC_END_CONNECT_FAILED,	/* could not connect, repeatedly */
 	SYNC_END_RELAY_TIMEOUT,		/* the per-relay budget ran out */
 	SYNC_END_OUT_OF_MEMORY,
+	SYNC_END_AUTH_REQUIRED,		/* the relay demands AUTH we cannot give (no key, refused, again) */
+	SYNC_END_REFUSED,			/* restricted: or blocked: for our filter: ends for this cycle */
 	SYNC_END_NO_NEGENTROPY		/* negentropy "only" and the relay does not speak it */
 } SyncSessionEnd;
 
@@ -204,6 +218,43 @@ bool		sync_session_neg_unsupported(const SyncSession *s);
 
 const SyncSessionStats *sync_session_stats(const SyncSession *s);
 const sync_window *sync_session_window(const SyncSession *s);
+
+/*
+ * Relay etiquette. Counted reasons: CLOSED prefixes, and the prefixes of NOTICEs received while a
+ * request was in flight (a NOTICE does not end the request: its timeout still applies).
+ */
+const RelayReasons *sync_session_closed_reasons(const SyncSession *s);
+const RelayReasons *sync_session_notice_reasons(const SyncSession *s);
+
+/* The relay's last refusal (a CLOSED, an AUTH's OK false, a NOTICE during a request). */
+typedef struct SyncRefusal
+{
+	bool		set;
+	const char *kind;			/* "CLOSED", "AUTH" or "NOTICE" */
+	char		prefix[NOSTR_MSG_PREFIX_MAX];	/* "" when the message had none */
+	char		message[256];	/* sanitized (relay_etiquette_sanitize), truncated */
+	int64_t		at;				/* Unix seconds */
+} SyncRefusal;
+const SyncRefusal *sync_session_last_refusal(const SyncSession *s);
+
+/*
+ * NIP-42 for a refusal other than a REQ's or a COUNT's (which the session handles itself), e.g. a
+ * NEG-OPEN answered with NEG-ERR "auth-required: ...". Authentication is lazy: only when a relay
+ * refuses, never on a mere challenge. STARTED: the challenge (the one received, or the next one
+ * within request_timeout) is signed and sent; poll sync_session_auth_result, then re-send what was
+ * refused once. NO_KEY / ALREADY (this connection already authenticated: our key is not enough) /
+ * BUSY (an AUTH is already pending): nothing sent.
+ */
+typedef enum SyncAuthStart
+{
+	SYNC_AUTH_STARTED,
+	SYNC_AUTH_NO_KEY,
+	SYNC_AUTH_ALREADY,
+	SYNC_AUTH_BUSY
+} SyncAuthStart;
+SyncAuthStart sync_session_auth_needed(SyncSession *s);
+/* -1: pending (or never started), 0: failed (OK false, no OK in time, connection lost), 1: authenticated. */
+int			sync_session_auth_result(const SyncSession *s);
 
 /* The next queued log line (NULL when none); valid until the next call. */
 const char *sync_session_next_log(SyncSession *s);

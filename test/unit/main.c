@@ -68,6 +68,7 @@ main(void)
 	test_nip11();
 	test_sync_window();
 	test_verify_pool();
+	test_relay_etiquette();
 	printf("%d passed, %d failed\n", tap_passed, tap_failed);
 	return tap_failed ? 1 : 0;
 }

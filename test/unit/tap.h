@@ -28,5 +28,6 @@ void		test_neg_phase(void);
 void		test_nip11(void);
 void		test_sync_window(void);
 void		test_verify_pool(void);
+void		test_relay_etiquette(void);
 
 #endif

@@ -61,6 +61,7 @@ typedef struct Slot
 	bool		failed;			/* storing failed: the relay is abandoned for this cycle */
 	bool		neg_skipped;	/* negentropy not tried: the relay is known not to speak it */
 	int64		neg_queries;	/* archive queries of its negentropy phase */
+	int64		limit;			/* the REQ limit used (NIP-11 max_limit when below the GUC) */
 } Slot;
 
 static VerifyPool *verify_pool = NULL;
@@ -505,6 +506,7 @@ relay_stats_json(const Slot *slot, const char *end_name)
 	json_writer_int(&w, "cursor", slot->last_cursor);
 	json_writer_int(&w, "frontier", slot->last_frontier);
 	neg_stats_json(&w, slot);
+	sync_etiquette_stats_json(&w, slot->session, slot->limit);
 	json_writer_end_object(&w);
 	return buf.data;
 }
@@ -522,6 +524,7 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 	char	   *stats;
 	char	   *shortfalls;
 	int64		n_shortfalls;
+	char	   *refusal;
 
 	/* The last flush first: when it fails, the relay's result must say so. */
 	flush(slot, true);
@@ -551,6 +554,9 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 
 		sync_store_finish(slot->claim.url, cycle, stats, shortfalls, slot->contiguous, rescanned,
 						  slot->range_end, sync_window_largest_answer(sw));
+		refusal = sync_etiquette_refusal_json(slot->session);
+		if (refusal)
+			sync_store_refusal(slot->claim.url, refusal);
 	}
 	sync_session_free(slot->session);
 	slot->session = NULL;
@@ -614,7 +620,7 @@ start_slot(Slot *slot, int active, int processes, WsLoop *loop, nostr_pubkey_cac
 	cfg.via_tor = strcmp(slot->claim.network, "tor") == 0;
 	plan_range(slot, now, &cfg.start, &cfg.known_largest_answer);
 	cfg.end = now;
-	cfg.limit = sync_limit;
+	cfg.limit = slot->limit = sync_etiquette_limit(slot->claim.url);
 	cfg.kinds = kinds;
 	cfg.kinds_count = nkinds;
 	cfg.request_timeout_ms = slot->claim.request_timeout * 1000;
@@ -632,6 +638,7 @@ start_slot(Slot *slot, int active, int processes, WsLoop *loop, nostr_pubkey_cac
 	cfg.neg_unsupported = sync_negentropy != SYNC_NEG_OFF && sync_neg_unsupported_until(slot->claim.url) > now;
 	slot->neg_skipped = cfg.neg_unsupported && sync_negentropy == SYNC_NEG_AUTO;
 	slot->neg_queries = 0;
+	cfg.auth_seckey = sync_etiquette_key();
 	slot->session = sync_session_new(loop, &cfg, cache);
 	if (slot->session == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory starting a relay session")));
@@ -821,6 +828,7 @@ run_worker(int64 cycle, int processes)
 		if (slots[i].session != NULL)
 			finish_slot(&slots[i], cycle, true);
 	nostr_pubkey_cache_free(cache);
+	sync_etiquette_forget_key();
 	log_resources(worker_relays, worker_events);
 }
 

@@ -20,6 +20,7 @@
 #include "utils/wait_event.h"
 
 #include "core/bigbrotr.h"
+#include "services/common/private_key.h"
 #include "services/services.h"
 #include "services/synchronizer/synchronizer.h"
 
@@ -59,6 +60,14 @@ static const struct config_enum_entry negentropy_options[] = {
 	{"only", SYNC_NEG_ONLY, false},
 	{NULL, 0, false}
 };
+char	   *sync_private_key = NULL;
+
+/* bigbrotr.synchronizer_private_key: the shared rules (services/common/private_key.c). */
+static bool
+check_private_key(char **newval, void **extra, GucSource source)
+{
+	return bb_private_key_check("bigbrotr.synchronizer_private_key", "no NIP-42 AUTH", newval);
+}
 
 /* "1, 7,30023": integers 0..65535 separated by commas; empty for all kinds. */
 static bool
@@ -200,6 +209,9 @@ synchronizer_define_gucs(void)
 	bb_define_int_setting("bigbrotr.synchronizer_negentropy_max_items",
 			   "Archive items (40 bytes each) one negentropy chunk of a relay reconciles at most.",
 			   &sync_neg_max_items, 100000, 16, 10000000, 0);
+	bb_define_private_key_setting("bigbrotr.synchronizer_private_key",
+								  "Hex private key answering relays' NIP-42 AUTH when they refuse a request; empty: no AUTH.",
+								  &sync_private_key, check_private_key);
 }
 
 /* Rebuilds the queue for this cycle; returns how many relays it holds. */

@@ -34,6 +34,7 @@ extern int	sync_rescan_interval;
 extern int	sync_overlap_seconds;
 extern int	sync_negentropy;	/* SYNC_NEG_OFF / _AUTO / _ONLY (sync_session.h) */
 extern int	sync_neg_max_items;
+extern char *sync_private_key;
 
 /* The kinds GUC parsed into *kinds (palloc'd); returns the count (0: all kinds). */
 int			sync_kinds_list(int32 **kinds);
@@ -139,6 +140,25 @@ size_t		sync_neg_link(const char *url, const char *network, const uint8 (*ids)[3
 int64		sync_neg_unsupported_until(const char *url);
 /* Remembers that until `until` (negentropy_unsupported_until in its state). */
 void		sync_neg_remember_unsupported(const char *url, int64 until);
+
+/*
+ * Relay etiquette. The relay's latest NIP-11 limitation.max_limit when it is a whole number in
+ * 1 .. 2^31-1 (0: none, or a document not to be believed).
+ */
+int64		sync_store_max_limit(const char *url);
+/* Records the relay's last refusal ({kind, prefix, message, at}) in its state, key last_refusal. */
+void		sync_store_refusal(const char *url, const char *refusal_json);
+
+/* sync_etiquette.c: the worker's NIP-42 key (NULL: none; read once), forgotten at exit. */
+const uint8 *sync_etiquette_key(void);
+void		sync_etiquette_forget_key(void);
+/* The REQ limit for a relay: its NIP-11 max_limit when below bigbrotr.synchronizer_limit. */
+int64		sync_etiquette_limit(const char *url);
+/* The relay's etiquette counters, as members of its stats object. */
+struct JsonWriter;
+void		sync_etiquette_stats_json(struct JsonWriter *w, const SyncSession *s, int64 limit);
+/* The session's last refusal as JSON (palloc'd); NULL when there was none. */
+char	   *sync_etiquette_refusal_json(const SyncSession *s);
 
 PGDLLEXPORT void bigbrotr_sync_worker_main(Datum main_arg);
 
