@@ -22,6 +22,8 @@ typedef enum ChunkState
 	CH_WAIT_OPEN,				/* items here, connection not open */
 	CH_RECONCILING,				/* NEG rounds running (a message in flight or held) */
 	CH_RECONCILED,				/* reconciliation done: the queue drains */
+	CH_WAIT_AUTH,				/* NEG-OPEN refused "auth-required": the session authenticates */
+	CH_WAIT_RETRY,				/* NEG-OPEN refused "rate-limited": asked again at retry_at_ms */
 	CH_DONE						/* the phase is over */
 } ChunkState;
 
@@ -95,7 +97,13 @@ struct NegPhase
 	size_t		n_shortfalls;
 	int64_t		shortfalls_total;
 	NegPhaseStats stats;
+
+	bool		auth_tried;		/* NEG-OPEN was re-sent after an AUTH once */
+	int			rate_limited;	/* NEG-OPENs refused "rate-limited" in a row */
+	int64_t		retry_at_ms;
 };
+
+#define MAX_RATE_LIMITED 4		/* backoffs of 1, 2, 4, 8 s, then fallback */
 
 /* ---- messages (NIP-77 text forms) ---- */
 
@@ -616,7 +624,7 @@ neg_phase_dropped(NegPhase *np)
 		np->n_fetch = np->n_got = 0;
 		np->fetch_in_flight = false;
 	}
-	if (np->chunk == CH_RECONCILING)
+	if (np->chunk == CH_RECONCILING || np->chunk == CH_WAIT_AUTH || np->chunk == CH_WAIT_RETRY)
 	{
 		/* ids already queued stay queued; the rounds start over (needs found again are harmless) */
 		free(np->held);
@@ -756,18 +764,33 @@ neg_phase_neg_msg(NegPhase *np, const char *sub_id, const uint8_t *msg, size_t l
 	np->stats.bytes_in += (int64_t) wire_len;
 	np->neg_in_flight = false;
 	np->open_in_flight = false;
+	np->rate_limited = 0;
 	reconcile(np, msg, len, now_ms);
 	return true;
 }
 
 bool
-neg_phase_neg_err(NegPhase *np, const char *sub_id, const char *reason, size_t wire_len)
+neg_phase_neg_err(NegPhase *np, const char *sub_id, const char *reason, size_t wire_len, int64_t now_ms)
 {
 	if (!is_neg_sub(np, sub_id))
 		return false;
 	np->stats.bytes_in += (int64_t) wire_len;
 	np->neg_in_flight = false;
 	np->open_in_flight = false;
+	if (strncmp(reason, "auth-required:", 14) == 0 && !np->auth_tried)
+	{
+		/* NIP-42 through the session's AUTH step, then NEG-OPEN once more */
+		np->auth_tried = true;
+		np->chunk = CH_WAIT_AUTH;
+		return true;
+	}
+	if (strncmp(reason, "rate-limited:", 13) == 0 && np->rate_limited < MAX_RATE_LIMITED)
+	{
+		np->stats.rate_limited++;
+		np->retry_at_ms = now_ms + (1000LL << np->rate_limited++);
+		np->chunk = CH_WAIT_RETRY;
+		return true;
+	}
 	if (strstr(reason, "too many") == NULL)
 	{
 		fall_back(np, "neg_err", reason);
@@ -856,11 +879,38 @@ neg_phase_fetched(NegPhase *np, const char *sub_id, const uint8_t id[32])
 	}
 }
 
+bool
+neg_phase_auth_wanted(const NegPhase *np)
+{
+	return np->status == NEG_PHASE_RUNNING && np->chunk == CH_WAIT_AUTH;
+}
+
+void
+neg_phase_auth_done(NegPhase *np, bool ok, int64_t now_ms)
+{
+	if (!neg_phase_auth_wanted(np))
+		return;
+	if (!ok)
+	{
+		fall_back(np, "auth_required", "the relay demands NIP-42 AUTH for negentropy and it did not succeed");
+		return;
+	}
+	np->chunk = CH_WAIT_OPEN;
+	if (np->connected)
+		open_chunk(np, now_ms);
+}
+
 void
 neg_phase_tick(NegPhase *np, int64_t now_ms, bool paused)
 {
 	if (np->status != NEG_PHASE_RUNNING || !np->connected)
 		return;
+	if (np->chunk == CH_WAIT_RETRY && now_ms >= np->retry_at_ms)
+	{
+		np->chunk = CH_WAIT_OPEN;
+		open_chunk(np, now_ms);
+		return;
+	}
 	if (paused)
 	{
 		/* our own pause: the relay's clock starts again when reading resumes */

@@ -23,7 +23,8 @@
  *      received (the session's buffer keeps the cursor below events not yet stored); then the
  *      cursor and the frontier move to its end, and the next chunk starts.
  * Support is probed, never assumed: NEG-ERR (but "blocked: too many records", which halves the
- * chunk's span and max_items and retries), a NOTICE or CLOSED while NEG-OPEN waits for its first
+ * chunk's span and max_items and retries; "auth-required:", answered once through the session's
+ * NIP-42 step; "rate-limited:", asked again after a backoff), a NOTICE or CLOSED while NEG-OPEN waits for its first
  * answer, no answer within request_timeout, a malformed NEG-MSG, or repeated drops end the phase
  * with NEG_PHASE_FALLBACK and a reason; the session then runs the window algorithm from
  * neg_phase_frontier() + 1.
@@ -79,6 +80,7 @@ typedef struct NegPhaseStats
 	int64_t		not_served;		/* needed ids the relay did not serve */
 	int64_t		shrinks;		/* "too many records": chunk halved */
 	int64_t		drops;			/* connections lost during the phase */
+	int64_t		rate_limited;	/* NEG-OPENs refused "rate-limited" (asked again later) */
 } NegPhaseStats;
 
 /* A negentropy-phase shortfall (the first NEG_PHASE_MAX_SHORTFALLS are kept, all are counted). */
@@ -124,12 +126,20 @@ void		neg_phase_linked(NegPhase *np, size_t n, const uint8_t (*missing)[32], siz
  */
 bool		neg_phase_neg_msg(NegPhase *np, const char *sub_id, const uint8_t *msg, size_t len,
 							  size_t wire_len, int64_t now_ms);
-bool		neg_phase_neg_err(NegPhase *np, const char *sub_id, const char *reason, size_t wire_len);
+bool		neg_phase_neg_err(NegPhase *np, const char *sub_id, const char *reason, size_t wire_len,
+							  int64_t now_ms);
 bool		neg_phase_closed(NegPhase *np, const char *sub_id, const char *reason, int64_t now_ms);
 bool		neg_phase_eose(NegPhase *np, const char *sub_id, int64_t now_ms);
 bool		neg_phase_notice(NegPhase *np, const char *message);
 /* A received event (id checked against its content) for subscription sub_id. */
 void		neg_phase_fetched(NegPhase *np, const char *sub_id, const uint8_t id[32]);
+/*
+ * NEG-ERR "auth-required:" (the first time): the phase waits for the session's NIP-42 step;
+ * neg_phase_auth_done re-sends NEG-OPEN (ok) or falls back ("auth_required"). NEG-ERR
+ * "rate-limited:" waits 1, 2, 4, 8 s before asking again (then "neg_err").
+ */
+bool		neg_phase_auth_wanted(const NegPhase *np);
+void		neg_phase_auth_done(NegPhase *np, bool ok, int64_t now_ms);
 /* Timeouts. paused: reading is paused by the session (its time is not the relay's). */
 void		neg_phase_tick(NegPhase *np, int64_t now_ms, bool paused);
 /* An event of the range the archive could not keep: cursor (and with retry, frontier) below it. */

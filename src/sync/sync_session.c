@@ -96,6 +96,7 @@ struct SyncSession
 	int32_t    *kinds;			/* wc.kinds, owned */
 	bool		window_started; /* the window algorithm runs (no phase, or after a fallback) */
 	bool		neg_unsupported_seen;	/* the phase fell back for want of support */
+	bool		neg_auth_pending;	/* NEG-OPEN waits for the NIP-42 step (sync_session_auth_needed) */
 	/* relay etiquette: NIP-42 state (per connection), backoff, reasons */
 	bool		has_key;
 	uint8_t		seckey[32];
@@ -739,7 +740,8 @@ start_window(SyncSession *s, int64_t from)
 static bool
 unsupported_reason(const char *reason)
 {
-	return strcmp(reason, "crowded_second") != 0 && strcmp(reason, "dropped") != 0;
+	return strcmp(reason, "crowded_second") != 0 && strcmp(reason, "dropped") != 0 &&
+		strcmp(reason, "auth_required") != 0;
 }
 
 /* Acts on the phase's status after anything that may have changed it. */
@@ -751,6 +753,19 @@ check_neg(SyncSession *s)
 
 	if (!s->neg_active || s->state == ST_DONE)
 		return;
+	if (neg_phase_auth_wanted(s->neg) && !s->neg_auth_pending)
+	{
+		SyncAuthStart r = sync_session_auth_needed(s);
+
+		if (r == SYNC_AUTH_STARTED)
+			s->neg_auth_pending = true;
+		else
+		{
+			slog(s, "NEG-OPEN needs AUTH: %s", r == SYNC_AUTH_NO_KEY ? "no bigbrotr.synchronizer_private_key" :
+				 r == SYNC_AUTH_ALREADY ? "already authenticated, still refused" : "AUTH busy");
+			neg_phase_auth_done(s->neg, false, net_clock_ms());
+		}
+	}
 	switch (neg_phase_status(s->neg))
 	{
 		case NEG_PHASE_RUNNING:
@@ -856,7 +871,7 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 				(void) neg_phase_neg_msg(s->neg, msg.sub_id, msg.neg_msg, msg.neg_msg_len, len, net_clock_ms());
 			break;
 		case NOSTR_MSG_NEG_ERR:
-			if (s->neg_active && neg_phase_neg_err(s->neg, msg.sub_id, msg.message, len))
+			if (s->neg_active && neg_phase_neg_err(s->neg, msg.sub_id, msg.message, len, net_clock_ms()))
 				slog(s, "NEG-ERR: %s", msg.message);
 			break;
 		case NOSTR_MSG_NOTICE:
@@ -1075,6 +1090,11 @@ sync_session_tick(SyncSession *s)
 				connect_now(s);
 			break;
 		case ST_NEG:
+			if (s->neg_auth_pending && sync_session_auth_result(s) >= 0)
+			{
+				s->neg_auth_pending = false;
+				neg_phase_auth_done(s->neg, sync_session_auth_result(s) == 1, now);
+			}
 			neg_phase_tick(s->neg, now, s->paused);
 			check_neg(s);
 			break;

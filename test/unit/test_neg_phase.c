@@ -148,7 +148,19 @@ handle(Sim *sim, NegPhase *np, const char *text, size_t len)
 			}
 			if (sim->open_answer && strcmp(sim->open_answer, "error") == 0)
 			{
-				neg_phase_neg_err(np, sub->str, "error: negentropy disabled", 40);
+				neg_phase_neg_err(np, sub->str, "error: negentropy disabled", 40, 0);
+				free(in);
+				goto out;
+			}
+			if (sim->open_answer && strcmp(sim->open_answer, "auth") == 0 && sim->neg_opens == 1)
+			{
+				neg_phase_neg_err(np, sub->str, "auth-required: we only serve members", 40, 0);
+				free(in);
+				goto out;
+			}
+			if (sim->open_answer && strcmp(sim->open_answer, "ratelimit") == 0 && sim->neg_opens <= 2)
+			{
+				neg_phase_neg_err(np, sub->str, "rate-limited: slow down", 40, 0);
 				free(in);
 				goto out;
 			}
@@ -160,7 +172,7 @@ handle(Sim *sim, NegPhase *np, const char *text, size_t len)
 			if (sim->open_answer && strcmp(sim->open_answer, "toomany") == 0 &&
 				until - since > sim->toomany_above)
 			{
-				neg_phase_neg_err(np, sub->str, "blocked: too many records", 40);
+				neg_phase_neg_err(np, sub->str, "blocked: too many records", 40, 0);
 				free(in);
 				goto out;
 			}
@@ -508,9 +520,57 @@ test_hold(void)
 	sim_free(&sim);
 }
 
+static void
+test_auth_and_rate_limit(void)
+{
+	Sim			sim;
+	NegPhase   *np;
+
+	/* auth-required: the phase waits for the session's AUTH, then opens again */
+	sim_make(&sim, 200, 1000, 100, 50, 0, 0);
+	sim.open_answer = "auth";
+	np = phase(&sim, 0, 5000, 0, 100);
+	run(&sim, np);
+	CHECK(neg_phase_status(np) == NEG_PHASE_RUNNING && neg_phase_auth_wanted(np), "auth-required: waits for AUTH");
+	neg_phase_auth_done(np, true, 0);
+	run(&sim, np);
+	CHECK(neg_phase_status(np) == NEG_PHASE_COMPLETE && neg_phase_stats(np)->fetched == 150 && sim.neg_opens == 2,
+		  "auth-required: NEG-OPEN re-sent once after AUTH, then complete (%s)", neg_phase_fallback_reason(np));
+	neg_phase_free(np);
+	sim_free(&sim);
+
+	sim_make(&sim, 200, 1000, 100, 50, 0, 0);
+	sim.open_answer = "auth";
+	np = phase(&sim, 0, 5000, 0, 100);
+	run(&sim, np);
+	neg_phase_auth_done(np, false, 0);
+	CHECK(neg_phase_status(np) == NEG_PHASE_FALLBACK && strcmp(neg_phase_fallback_reason(np), "auth_required") == 0,
+		  "auth-required, AUTH failed: fallback");
+	neg_phase_free(np);
+	sim_free(&sim);
+
+	/* rate-limited twice: asked again after 1 s and 2 s */
+	sim_make(&sim, 200, 1000, 100, 50, 0, 0);
+	sim.open_answer = "ratelimit";
+	np = phase(&sim, 0, 5000, 0, 100);
+	run(&sim, np);
+	neg_phase_tick(np, 500, false);
+	run(&sim, np);
+	CHECK(sim.neg_opens == 1, "rate-limited: not asked again before the backoff");
+	neg_phase_tick(np, 1001, false);
+	run(&sim, np);
+	neg_phase_tick(np, 3002, false);
+	run(&sim, np);
+	CHECK(neg_phase_status(np) == NEG_PHASE_COMPLETE && sim.neg_opens == 3 && neg_phase_stats(np)->rate_limited == 2,
+		  "rate-limited: backed off, asked again, complete (opens %d, %s)", sim.neg_opens, neg_phase_fallback_reason(np));
+	neg_phase_free(np);
+	sim_free(&sim);
+}
+
 void
 test_neg_phase(void)
 {
+	test_auth_and_rate_limit();
 	test_basic();
 	test_chunks();
 	test_not_served();

@@ -457,6 +457,7 @@ neg_stats_json(JsonWriter *w, const Slot *slot)
 	json_writer_int(w, "neg_fetched", st->fetched);
 	json_writer_int(w, "neg_not_served", st->not_served);
 	json_writer_int(w, "neg_shrinks", st->shrinks);
+	json_writer_int(w, "neg_rate_limited", st->rate_limited);
 	json_writer_int(w, "neg_queries", slot->neg_queries);
 	json_writer_int(w, "neg_fallbacks", status == NEG_PHASE_FALLBACK && sync_negentropy == SYNC_NEG_AUTO ? 1 : 0);
 	if (status == NEG_PHASE_FALLBACK)
