@@ -256,3 +256,26 @@ test('a relay with 20,000 events and chunks of 1,000 archive items: many chunks,
     await setConfig({ 'bigbrotr.synchronizer_negentropy_max_items': null });
   }
 });
+
+test('a negentropy relay that demands NIP-42 AUTH: NEG-OPEN refused auth-required, AUTH with the synchronizer key, then reconciled', async () => {
+  const events = await cachedEvents(`neg-auth-${END}`, { count: 300, end: END, seed: 78, keys: 4, span: 10 * DAY });
+  const r = await relay({ negentropy: 'on', auth: 'req' });
+  r.load(events);
+  await setConfig({ 'bigbrotr.synchronizer_private_key': '7f'.repeat(32) });
+  try {
+    await only(r.url);
+    const s = await runOneCycle();
+    assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+    const st = await relayStats(r.url);
+    assert.equal(st.end, 'complete', JSON.stringify(st));
+    assert.equal(st.negentropy, true, `negentropy used after AUTH: ${JSON.stringify(st)}`);
+    assert.equal(st.neg_fetched, 300, JSON.stringify(st));
+    assert.ok(r.stats.authOk >= 1, 'authenticated');
+    assert.equal(r.stats.negOpens, 2, 'NEG-OPEN refused once, then re-sent after AUTH');
+    assert.equal(await archivedFrom(r.url), 300);
+    const state = await relayState(r.url);
+    assert.equal(state.negentropy_unsupported_until, undefined, 'not marked as unsupported');
+  } finally {
+    await setConfig({ 'bigbrotr.synchronizer_private_key': null });
+  }
+});
