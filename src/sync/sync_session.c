@@ -97,6 +97,10 @@ struct SyncSession
 	bool		window_started; /* the window algorithm runs (no phase, or after a fallback) */
 	bool		neg_unsupported_seen;	/* the phase fell back for want of support */
 	bool		neg_auth_pending;	/* NEG-OPEN waits for the NIP-42 step (sync_session_auth_needed) */
+	int64_t		window_floor;	/* the window algorithm never starts before this */
+	int64_t		neg_frontier_at_fallback;	/* the phase's frontier when the window took over */
+	int64_t		gap_cursor;		/* [phase frontier + 1, window start) is covered up to these */
+	int64_t		gap_frontier;	/* by the stored position (INT64_MIN: not at all) */
 	/* relay etiquette: NIP-42 state (per connection), backoff, reasons */
 	bool		has_key;
 	uint8_t		seckey[32];
@@ -725,6 +729,8 @@ start_window(SyncSession *s, int64_t from)
 {
 	sync_window *sw;
 
+	if (from < s->window_floor)
+		from = s->window_floor;
 	s->wc.start = from;
 	sw = sync_window_new(&s->wc);
 	if (sw == NULL)
@@ -733,6 +739,7 @@ start_window(SyncSession *s, int64_t from)
 	s->sw = sw;
 	s->window_start = from;
 	s->window_started = true;
+	s->neg_frontier_at_fallback = s->neg ? neg_phase_frontier(s->neg) : from - 1;
 	return true;
 }
 
@@ -1020,6 +1027,9 @@ sync_session_new(WsLoop *loop, const SyncSessionConfig *config, nostr_pubkey_cac
 	s->wc.kinds = NULL;
 	s->window_start = config->start;
 	s->window_started = true;
+	s->window_floor = config->start;
+	s->gap_cursor = config->has_neg_start ? config->known_cursor : INT64_MIN;
+	s->gap_frontier = config->has_neg_start ? config->known_frontier : INT64_MIN;
 	if (config->kinds && config->kinds_count > 0)
 	{
 		s->kinds = malloc(config->kinds_count * sizeof(int32_t));
@@ -1036,7 +1046,7 @@ sync_session_new(WsLoop *loop, const SyncSessionConfig *config, nostr_pubkey_cac
 	{
 		NegPhaseConfig nc = {0};
 
-		nc.start = config->start;
+		nc.start = config->has_neg_start && config->neg_start < config->start ? config->neg_start : config->start;
 		nc.end = config->end;
 		nc.fetch_batch = config->limit;
 		nc.max_items = config->neg_max_items;
@@ -1160,12 +1170,18 @@ sync_session_events(const SyncSession *s, size_t *count)
 int64_t
 sync_session_cursor(const SyncSession *s)
 {
-	int64_t		nc;
+	int64_t		nc,
+				nf;
 
 	if (s->neg == NULL)
 		return sync_window_cursor(s->sw);
 	nc = neg_phase_cursor(s->neg);
-	if (!s->window_started || nc < s->window_start - 1)
+	if (!s->window_started)
+		return nc;
+	nf = neg_phase_frontier(s->neg);
+	/* a shortfall or hold of the phase; or a gap before the window the stored cursor does not cover */
+	if (nc < nf || nf < s->neg_frontier_at_fallback ||
+		(nc < s->window_start - 1 && s->window_start - 1 > s->gap_cursor))
 		return nc;
 	return sync_window_cursor(s->sw);
 }
@@ -1173,16 +1189,17 @@ sync_session_cursor(const SyncSession *s)
 int64_t
 sync_session_frontier(const SyncSession *s)
 {
-	int64_t		nf,
-				wf;
+	int64_t		nf;
 
 	if (s->neg == NULL)
 		return sync_window_frontier(s->sw);
 	nf = neg_phase_frontier(s->neg);
 	if (!s->window_started)
 		return nf;
-	wf = sync_window_frontier(s->sw);
-	return nf < s->window_start - 1 ? nf : wf;
+	if (nf < s->neg_frontier_at_fallback ||
+		(nf < s->window_start - 1 && s->window_start - 1 > s->gap_frontier))
+		return nf;
+	return sync_window_frontier(s->sw);
 }
 
 size_t

@@ -58,6 +58,16 @@ typedef struct SyncSessionConfig
 	int			negentropy;		/* SYNC_NEG_OFF (0), SYNC_NEG_AUTO, SYNC_NEG_ONLY */
 	bool		neg_unsupported;
 	size_t		neg_max_items;	/* archive items per chunk; 0: 100,000 */
+	/*
+	 * has_neg_start: the phase reconciles [neg_start, end] (a rescan over the relay's whole
+	 * history), while the window algorithm, should it take over, still starts no earlier than
+	 * start; [neg_start, start) is then covered by the relay's stored cursor, known_cursor
+	 * (known_frontier for the frontier).
+	 */
+	bool		has_neg_start;
+	int64_t		neg_start;
+	int64_t		known_cursor;
+	int64_t		known_frontier;
 	const uint8_t *auth_seckey; /* NIP-42 key, 32 bytes (copied); NULL: none, a relay demanding
 								 * AUTH ends with "auth_required" */
 } SyncSessionConfig;

@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql, setConfig, freshExtension, sleep, waitFor } from './lib/cluster.mjs';
+import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { cachedEvents } from './lib/sync_events.mjs';
 import { startSyncRelay } from '../fixtures/sync_relays.mjs';
 import { scaledSeconds } from './lib/slowness.mjs';
@@ -277,5 +278,30 @@ test('a negentropy relay that demands NIP-42 AUTH: NEG-OPEN refused auth-require
     assert.equal(state.negentropy_unsupported_until, undefined, 'not marked as unsupported');
   } finally {
     await setConfig({ 'bigbrotr.synchronizer_private_key': null });
+  }
+});
+
+test("with negentropy a rescan covers the relay's whole history: an event backdated beyond the lookback is caught, nothing else downloaded", async () => {
+  const events = await cachedEvents(`neg-rescan-${END}`, { count: 500, end: END, seed: 79, keys: 4, span: 20 * DAY });
+  const r = await relay({ negentropy: 'on' });
+  r.load(events);
+  await only(r.url);
+  let s = await runOneCycle();
+  assert.equal(await archivedFrom(r.url), 500);
+  const late = finalizeEvent({ kind: 1, created_at: END - 60 * DAY, tags: [], content: 'published late, backdated 60 days' },
+    generateSecretKey());
+  r.load([late]);
+  await setConfig({ 'bigbrotr.synchronizer_rescan_interval': 0 }); // every cycle is a rescan (lookback: 1 day)
+  const sent = r.stats.eventsSent;
+  try {
+    s = await runOneCycle();
+    assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+    const st = await relayStats(r.url);
+    assert.equal(st.end, 'complete', JSON.stringify(st));
+    assert.equal(st.rescan, true);
+    assert.equal(r.stats.eventsSent - sent, 1, 'only the late event downloaded');
+    assert.equal(await archivedFrom(r.url), 501, 'the backdated event is archived');
+  } finally {
+    await setConfig({ 'bigbrotr.synchronizer_rescan_interval': null });
   }
 });

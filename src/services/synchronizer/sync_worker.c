@@ -638,6 +638,19 @@ start_slot(Slot *slot, int active, int processes, WsLoop *loop, nostr_pubkey_cac
 	cfg.neg_max_items = (size_t) sync_neg_max_items;
 	cfg.neg_unsupported = sync_negentropy != SYNC_NEG_OFF && sync_neg_unsupported_until(slot->claim.url) > now;
 	slot->neg_skipped = cfg.neg_unsupported && sync_negentropy == SYNC_NEG_AUTO;
+	/*
+	 * With negentropy a rescan reconciles the relay's whole history (cheap when nothing changed,
+	 * and it catches events backdated beyond the lookback); should the window algorithm take over,
+	 * it still starts where plan_range said, the stored cursor covering what lies before.
+	 */
+	if (slot->rescan && cfg.negentropy != SYNC_NEG_OFF && !cfg.neg_unsupported &&
+		cfg.start > sync_default_start && slot->last_cursor >= cfg.start - 1)
+	{
+		cfg.has_neg_start = true;
+		cfg.neg_start = sync_default_start;
+		cfg.known_cursor = slot->last_cursor;
+		cfg.known_frontier = slot->last_frontier;
+	}
 	slot->neg_queries = 0;
 	cfg.auth_seckey = sync_etiquette_key();
 	slot->session = sync_session_new(loop, &cfg, cache);
