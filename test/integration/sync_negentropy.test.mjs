@@ -49,6 +49,10 @@ async function link(url, events) {
   await sql("SELECT bigbrotr.insert_sightings($1::bytea[], $2, 'clearnet', 0, 0)", [hexIds(events), url]);
 }
 
+function figure(line) {
+  console.log(`# ${line}`);
+}
+
 async function relayStats(url) {
   const q = await queueStats(url);
   return q?.stats ?? null;
@@ -100,6 +104,9 @@ test("a negentropy relay: only what the archive lacks is downloaded, the rest li
   assert.equal(st.neg_ids_needed, 1700, JSON.stringify(st));
   assert.equal(st.neg_fallbacks, 0);
   assert.ok(st.neg_rounds >= 1 && st.neg_bytes_out > 0 && st.neg_bytes_in > 0, JSON.stringify(st));
+  figure(`negentropy relay, 2,000 events (1,500 archived from another relay, 300 linked): events sent ${a.stats.eventsSent}, ` +
+    `relay wire bytes out ${a.stats.wireBytes}, NEG bytes in/out (relay) ${a.stats.negBytesIn}/${a.stats.negBytesOut}, ` +
+    `rounds ${st.neg_rounds}, linked ${st.neg_linked}, fetched ${st.neg_fetched}, other relay's bytes ${other.stats.wireBytes}`);
   assert.equal(a.stats.eventsSent, 500, 'the relay served only the 500 events the archive lacked');
   assert.equal(await archived(events), 2000, 'every event archived');
   assert.equal((await sql('SELECT count(*)::int AS n FROM bigbrotr.events'))[0].n, 2000, 'each exactly once');
@@ -110,8 +117,10 @@ test("a negentropy relay: only what the archive lacks is downloaded, the rest li
   assert.ok(s.last_cycle_stats.neg_linked >= 1200 && s.last_cycle_stats.relays_negentropy === 1,
     `cycle totals: ${JSON.stringify(s.last_cycle_stats)}`);
 
+  const wire1 = a.stats.wireBytes;
   s = await runOneCycle();
   const st2 = await relayStats(a.url);
+  figure(`second cycle: relay wire bytes ${a.stats.wireBytes - wire1}, events ${st2.neg_fetched}, rounds ${st2.neg_rounds}`);
   assert.equal(st2.end, 'complete', JSON.stringify(st2));
   assert.equal(a.stats.eventsSent, 500, 'the second cycle downloaded no event');
   assert.equal(st2.neg_fetched, 0);
@@ -249,6 +258,8 @@ test('a relay with 20,000 events and chunks of 1,000 archive items: many chunks,
     assert.equal(st.end, 'complete', JSON.stringify(st));
     assert.ok(st.neg_chunks >= 15, `many chunks: ${JSON.stringify(st)}`);
     assert.equal(st.neg_fetched, 5000, JSON.stringify(st));
+    figure(`20,000 events, 15,000 archived, max_items 1,000: ${st.neg_chunks} chunks, ${st.neg_rounds} rounds, ` +
+      `NEG bytes out/in ${st.neg_bytes_out}/${st.neg_bytes_in}, fetched ${st.neg_fetched}`);
     assert.equal(r.stats.eventsSent - sentBefore, 5000, 'only the 5,000 missing events downloaded');
     assert.equal(await archivedFrom(r.url), 20000);
     const state = await relayState(r.url);
