@@ -316,3 +316,31 @@ test("with negentropy a rescan covers the relay's whole history: an event backda
     await setConfig({ 'bigbrotr.synchronizer_rescan_interval': null });
   }
 });
+
+test("an archived relay's whole history asked again: negentropy costs a small fraction of the window algorithm's bytes", async () => {
+  const events = await cachedEvents(`neg-bytes-${END}`, { count: 3000, end: END, seed: 80, keys: 8, span: 30 * DAY });
+  const r = await relay({ negentropy: 'on' });
+  r.load(events);
+  await only(r.url);
+  const reset = () => sql("DELETE FROM bigbrotr.service_state WHERE service_name = 'synchronizer:' || $1", [r.url]);
+  const cycleBytes = async (mode) => {
+    await reset();
+    await setConfig({ 'bigbrotr.synchronizer_negentropy': mode });
+    const before = r.stats.wireBytes + r.stats.wireBytesIn;
+    const s = await runOneCycle();
+    assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+    assert.equal((await relayStats(r.url)).end, 'complete');
+    return r.stats.wireBytes + r.stats.wireBytesIn - before;
+  };
+  try {
+    await cycleBytes('off'); // the first download
+    const windowBytes = await cycleBytes('off');
+    const negBytes = await cycleBytes('auto');
+    figure(`3,000 archived events asked again: window algorithm ${windowBytes} bytes, negentropy ${negBytes} bytes ` +
+      `(${(100 * negBytes / windowBytes).toFixed(2)} %)`);
+    assert.ok(negBytes < windowBytes / 20, `negentropy ${negBytes} bytes against ${windowBytes}`);
+    assert.equal(await archivedFrom(r.url), 3000);
+  } finally {
+    await setConfig({ 'bigbrotr.synchronizer_negentropy': 'auto' });
+  }
+});
