@@ -232,6 +232,9 @@ test('a worker killed with SIGKILL mid-chunk: the next cycles archive everything
     { timeoutMs: 180000, intervalMs: 1000 });
   await stopAndWait();
   assert.equal(await archived(events), events.length);
+  assert.ok(r.stats.negOpens >= 2, `the chunk was reconciled again after the kill (NEG-OPENs: ${r.stats.negOpens})`);
+  assert.ok(r.stats.eventsSent < events.length + 4 * 500,
+    `what was stored before the kill is not downloaded again (${r.stats.eventsSent} events sent for ${events.length})`);
   const state = await relayState(r.url);
   const cursor = Number(state?.cursor ?? -1);
   const below = events.filter((e) => e.created_at <= cursor);
