@@ -65,10 +65,15 @@ CREATE TABLE bigbrotr.events (
 -- sightings that ON DELETE CASCADE used to, and bigbrotr.delete_orphan_sightings clears those left
 -- behind by a DELETE by hand. The relay is kept as its URL text (a compact integer key is out of
 -- scope: docs/scale-out.md says why).
+-- event_created_at (0.3.0) is the event's created_at, copied by every writer: it lets the index
+-- events_relays_relay_url_event_created_at_idx serve a relay's (created_at, id) items of a time window
+-- (bigbrotr.relay_items, for NIP-77 negentropy) without visiting events. The writers take it from the
+-- event they store or, for insert_sightings, from the same lookup that finds the event archived.
 CREATE TABLE bigbrotr.events_relays (
-    event_id    bytea   NOT NULL,
-    relay_url   text    NOT NULL,
-    seen_at     bigint  NOT NULL,
+    event_id         bytea   NOT NULL,
+    relay_url        text    NOT NULL,
+    seen_at          bigint  NOT NULL,
+    event_created_at bigint  NOT NULL,
     PRIMARY KEY (event_id, relay_url)
 );
 
@@ -96,7 +101,11 @@ CREATE TABLE bigbrotr.nip66 (
     writable  boolean NOT NULL,
     rtt_open  integer,
     rtt_read  integer,
-    rtt_write integer
+    rtt_write integer,
+    -- Observed by the monitor's read test (0.3.0): true when the relay demanded NIP-42 AUTH (an AUTH
+    -- challenge or CLOSED "auth-required:"), false when it answered without; NULL when not tested.
+    -- A NIP-66 fact, separate from the NIP-11 claim limitation.auth_required.
+    auth_required boolean
 );
 
 CREATE TABLE bigbrotr.relay_metadata (

@@ -43,6 +43,16 @@ CREATE INDEX events_tagvalues_idx              ON bigbrotr.events USING gin (tag
 -- "events seen on relay X, newest first" (relay_url = $1 ORDER BY seen_at DESC), per-relay counts
 -- and time ranges; delete_relay's sightings; delete_orphan_sightings' probe of relays is by relays_pkey.
 CREATE INDEX events_relays_relay_url_seen_at_idx ON bigbrotr.events_relays (relay_url, seen_at);
+-- A relay's item set for a time window, (created_at, id) sorted, as NIP-77 negentropy needs it
+-- (bigbrotr.relay_items: relay_url = $1 AND event_created_at BETWEEN $2 AND $3 ORDER BY
+-- event_created_at, event_id): an index-only scan in the index's order, no Sort, no visit of events
+-- (events.created_at cannot be reached from an index on events_relays, hence the copied column).
+-- It does not replace (relay_url, seen_at): seen_at is when bigbrotr saw the event, not when the event
+-- says it was made (a relay synced late, a backfill, an event published late with an old created_at),
+-- so "seen on relay X newest first by seen_at" and per-relay seen_at ranges would have to read all of
+-- a relay's entries and sort them.
+CREATE INDEX events_relays_relay_url_event_created_at_idx
+    ON bigbrotr.events_relays (relay_url, event_created_at, event_id);
 
 -- Snapshots of all relays in a time range (network health over time: generated_at BETWEEN ...).
 -- relay_metadata grows by one row per relay per check, so its insert cost is negligible.

@@ -24,14 +24,20 @@ AS $$
         pg_catalog.getdatabaseencoding()))
 $$;
 
+-- auth_required (0.3.0) joins the hashed fields only when it is known: a result with it NULL (not
+-- tested, and every row stored before 0.3.0) hashes the six fields exactly as before, so an upgraded
+-- archive keeps deduplicating against its old rows; true or false make a seventh element.
 CREATE FUNCTION bigbrotr.compute_nip66_hash(
     p_openable boolean, p_readable boolean, p_writable boolean,
-    p_rtt_open integer, p_rtt_read integer, p_rtt_write integer
+    p_rtt_open integer, p_rtt_read integer, p_rtt_write integer,
+    p_auth_required boolean DEFAULT NULL
 ) RETURNS bytea
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT pg_catalog.sha256(pg_catalog.convert_to(jsonb_build_array(
-        p_openable, p_readable, p_writable, p_rtt_open, p_rtt_read, p_rtt_write)::text,
+    SELECT pg_catalog.sha256(pg_catalog.convert_to(CASE WHEN p_auth_required IS NULL
+        THEN jsonb_build_array(p_openable, p_readable, p_writable, p_rtt_open, p_rtt_read, p_rtt_write)
+        ELSE jsonb_build_array(p_openable, p_readable, p_writable, p_rtt_open, p_rtt_read, p_rtt_write,
+                               p_auth_required) END::text,
         pg_catalog.getdatabaseencoding()))
 $$;
 
@@ -95,8 +101,8 @@ BEGIN
     VALUES (p_event_id, p_pubkey, p_created_at, p_kind, p_tags, p_content, p_sig)
     ON CONFLICT (id) DO NOTHING;
     PERFORM bigbrotr.insert_relay(c.normalized, c.relay_network, p_relay_inserted_at);
-    INSERT INTO bigbrotr.events_relays (event_id, relay_url, seen_at)
-    VALUES (p_event_id, c.normalized, p_seen_at)
+    INSERT INTO bigbrotr.events_relays (event_id, relay_url, seen_at, event_created_at)
+    VALUES (p_event_id, c.normalized, p_seen_at, p_created_at)
     ON CONFLICT (event_id, relay_url) DO NOTHING;
 END;
 $$;
@@ -152,9 +158,10 @@ BEGIN
     ON CONFLICT (id) DO NOTHING;
     GET DIAGNOSTICS v_new = ROW_COUNT;
 
-    INSERT INTO bigbrotr.events_relays (event_id, relay_url, seen_at)
-    SELECT DISTINCT ON (x.i, m.url) x.i, m.url, x.s
-    FROM unnest(p_ids, p_relay_urls, p_seen_ats) AS x(i, u, s)
+    -- The event's created_at as given: it is part of what the id hashes, so it is the stored one's.
+    INSERT INTO bigbrotr.events_relays (event_id, relay_url, seen_at, event_created_at)
+    SELECT DISTINCT ON (x.i, m.url) x.i, m.url, x.s, x.c
+    FROM unnest(p_ids, p_relay_urls, p_seen_ats, p_created_ats) AS x(i, u, s, c)
     JOIN unnest(v_given, v_urls) AS m(u, url) ON m.u = x.u
     ORDER BY x.i, m.url, x.s
     ON CONFLICT (event_id, relay_url) DO NOTHING;
@@ -172,7 +179,8 @@ CREATE FUNCTION bigbrotr.insert_relay_metadata(
     p_nip11_name text, p_nip11_description text, p_nip11_banner text, p_nip11_icon text,
     p_nip11_pubkey text, p_nip11_contact text, p_nip11_supported_nips jsonb, p_nip11_software text,
     p_nip11_version text, p_nip11_privacy_policy text, p_nip11_terms_of_service text,
-    p_nip11_limitation jsonb, p_nip11_extra_fields jsonb
+    p_nip11_limitation jsonb, p_nip11_extra_fields jsonb,
+    p_nip66_auth_required boolean DEFAULT NULL  -- 0.3.0; last, so that 0.2.0 calls keep working
 ) RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -203,10 +211,12 @@ BEGIN
     IF coalesce(p_nip66_present, false) THEN
         v_nip66_id := bigbrotr.compute_nip66_hash(
             coalesce(p_nip66_openable, false), coalesce(p_nip66_readable, false),
-            coalesce(p_nip66_writable, false), p_nip66_rtt_open, p_nip66_rtt_read, p_nip66_rtt_write);
-        INSERT INTO bigbrotr.nip66 (id, openable, readable, writable, rtt_open, rtt_read, rtt_write)
+            coalesce(p_nip66_writable, false), p_nip66_rtt_open, p_nip66_rtt_read, p_nip66_rtt_write,
+            p_nip66_auth_required);
+        INSERT INTO bigbrotr.nip66 (id, openable, readable, writable, rtt_open, rtt_read, rtt_write, auth_required)
         VALUES (v_nip66_id, coalesce(p_nip66_openable, false), coalesce(p_nip66_readable, false),
-                coalesce(p_nip66_writable, false), p_nip66_rtt_open, p_nip66_rtt_read, p_nip66_rtt_write)
+                coalesce(p_nip66_writable, false), p_nip66_rtt_open, p_nip66_rtt_read, p_nip66_rtt_write,
+                p_nip66_auth_required)
         ON CONFLICT (id) DO NOTHING;
     END IF;
 
@@ -218,7 +228,7 @@ $$;
 
 -- Batch form: p_snapshots is a JSON array of objects
 --   {"relay_url", "network", "inserted_at", "generated_at",
---    "nip66": {"openable","readable","writable","rtt_open","rtt_read","rtt_write"} | null,
+--    "nip66": {"openable","readable","writable","rtt_open","rtt_read","rtt_write","auth_required"} | null,
 --    "nip11": {"name", ..., "limitation", "extra_fields"} | null}
 -- Returns how many snapshots were new.
 CREATE FUNCTION bigbrotr.insert_relay_metadata_batch(p_snapshots jsonb)
@@ -252,7 +262,8 @@ BEGIN
             s->'nip11'->>'name', s->'nip11'->>'description', s->'nip11'->>'banner', s->'nip11'->>'icon',
             s->'nip11'->>'pubkey', s->'nip11'->>'contact', s->'nip11'->'supported_nips',
             s->'nip11'->>'software', s->'nip11'->>'version', s->'nip11'->>'privacy_policy',
-            s->'nip11'->>'terms_of_service', s->'nip11'->'limitation', s->'nip11'->'extra_fields');
+            s->'nip11'->>'terms_of_service', s->'nip11'->'limitation', s->'nip11'->'extra_fields',
+            (s->'nip66'->>'auth_required')::boolean);
     END LOOP;
     RETURN v_new;
 END;

@@ -2,8 +2,9 @@
 -- former foreign keys (dropped in 0.2.0: their per-row checks cost a fifth of every insert, and a
 -- table distributed by event id cannot keep a foreign key to relays, docs/scale-out.md).
 -- Delete relays and events through these procedures; after a DELETE by hand,
--- bigbrotr.delete_orphan_sightings removes the sightings left behind. Same text in
--- sql/bigbrotr--0.1.0--0.2.0.sql (the upgrade test compares the catalogs).
+-- bigbrotr.delete_orphan_sightings removes the sightings left behind. The same functions are
+-- created by the upgrade scripts (sql/bigbrotr--0.1.0--0.2.0.sql, insert_sightings again in
+-- sql/bigbrotr--0.2.0--0.3.0.sql); the upgrade test compares the catalogs.
 
 -- Records that the events p_ids, already archived, were seen on a relay at p_seen_at, and returns
 -- the ids that are not in events (sorted, distinct; '{}' when none), for which nothing is recorded:
@@ -32,14 +33,18 @@ BEGIN
     VALUES (c.normalized, c.relay_network, p_relay_inserted_at)
     ON CONFLICT (url) DO NOTHING;
 
-    -- One statement, one snapshot: an id is recorded exactly when it is not returned.
+    -- One statement, one snapshot: an id is recorded exactly when it is not returned. The lookup
+    -- that finds the event archived also reads its created_at (for events_relays.event_created_at):
+    -- one probe of events_pkey per id, as before 0.3.0.
     WITH given AS (
         SELECT DISTINCT u.i FROM unnest(p_ids) AS u(i) WHERE u.i IS NOT NULL
     ), looked_up AS (
-        SELECT g.i, EXISTS (SELECT 1 FROM bigbrotr.events e WHERE e.id = g.i) AS known FROM given g
+        SELECT k.i, k.created_at, k.created_at IS NOT NULL AS known   -- events.created_at is NOT NULL
+        FROM (SELECT g.i, (SELECT e.created_at FROM bigbrotr.events e WHERE e.id = g.i) AS created_at
+              FROM given g) AS k
     ), recorded AS (
-        INSERT INTO bigbrotr.events_relays (event_id, relay_url, seen_at)
-        SELECT l.i, c.normalized, p_seen_at FROM looked_up l WHERE l.known ORDER BY l.i
+        INSERT INTO bigbrotr.events_relays (event_id, relay_url, seen_at, event_created_at)
+        SELECT l.i, c.normalized, p_seen_at, l.created_at FROM looked_up l WHERE l.known ORDER BY l.i
         ON CONFLICT (event_id, relay_url) DO NOTHING
     )
     SELECT coalesce(array_agg(l.i ORDER BY l.i) FILTER (WHERE NOT l.known), '{}'::bytea[])

@@ -1,4 +1,6 @@
--- relay_metadata_latest: every relay with its newest snapshot and that snapshot's documents.
+-- relay_metadata_latest: every relay with its newest snapshot and that snapshot's documents. Columns
+-- are only ever added at the end (CREATE OR REPLACE VIEW in the upgrades, so views a user built on it
+-- survive an update).
 CREATE VIEW bigbrotr.relay_metadata_latest AS
 SELECT r.url AS relay_url,
        r.network,
@@ -24,7 +26,8 @@ SELECT r.url AS relay_url,
        n11.privacy_policy   AS nip11_privacy_policy,
        n11.terms_of_service AS nip11_terms_of_service,
        n11.limitation       AS nip11_limitation,
-       n11.extra_fields     AS nip11_extra_fields
+       n11.extra_fields     AS nip11_extra_fields,
+       n66.auth_required    AS nip66_auth_required  -- 0.3.0: last, so CREATE OR REPLACE VIEW could add it
 FROM bigbrotr.relays r
 LEFT JOIN LATERAL (
     SELECT rm.generated_at, rm.nip11_id, rm.nip66_id

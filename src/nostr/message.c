@@ -1,6 +1,7 @@
 /*
- * message.c: relay->client message parsing (EVENT, EOSE, CLOSED, NOTICE, OK, AUTH, COUNT) with
- * strict shape checks, and client->relay message building (REQ, COUNT, CLOSE, EVENT, AUTH).
+ * message.c: relay->client message parsing (EVENT, EOSE, CLOSED, NOTICE, OK, AUTH, COUNT, NEG-MSG,
+ * NEG-ERR) with strict shape checks, and client->relay message building (REQ, COUNT, CLOSE, EVENT,
+ * AUTH, NEG-OPEN, NEG-MSG, NEG-CLOSE).
  */
 #include "nostr/message.h"
 
@@ -27,6 +28,8 @@ static const struct
 	{"OK", NOSTR_MSG_OK, 3, 4},	/* likewise */
 	{"AUTH", NOSTR_MSG_AUTH, 2, 2},
 	{"COUNT", NOSTR_MSG_COUNT, 3, 3},
+	{"NEG-MSG", NOSTR_MSG_NEG_MSG, 3, 3},
+	{"NEG-ERR", NOSTR_MSG_NEG_ERR, 2, 3},	/* the reason is required by NIP-77, tolerated absent */
 };
 
 void
@@ -35,6 +38,7 @@ nostr_relay_msg_free(nostr_relay_msg *msg)
 	if (!msg)
 		return;
 	nostr_event_free(&msg->event);
+	free(msg->neg_msg);
 	free(msg->priv);
 	memset(msg, 0, sizeof(*msg));
 }
@@ -82,6 +86,8 @@ fill(const char *text, const nostr_json_doc *doc, nostr_relay_msg *out, const ch
 		case NOSTR_MSG_EOSE:
 		case NOSTR_MSG_CLOSED:
 		case NOSTR_MSG_COUNT:
+		case NOSTR_MSG_NEG_MSG:
+		case NOSTR_MSG_NEG_ERR:
 			if (items[1]->type != NOSTR_JSON_STRING)
 				return bad(err, label, "subscription id is not a string");
 			out->sub_id = items[1]->str;
@@ -102,6 +108,7 @@ fill(const char *text, const nostr_json_doc *doc, nostr_relay_msg *out, const ch
 		case NOSTR_MSG_EOSE:
 			break;
 		case NOSTR_MSG_CLOSED:
+		case NOSTR_MSG_NEG_ERR:
 		case NOSTR_MSG_NOTICE:
 			{
 				const nostr_json_node *m = out->type == NOSTR_MSG_NOTICE ? items[1] :
@@ -127,6 +134,31 @@ fill(const char *text, const nostr_json_doc *doc, nostr_relay_msg *out, const ch
 			out->message_len = nodes[0].count > 3 ? items[3]->len : 0;
 			extract_prefix(out->message, out->message_len, out->prefix);
 			break;
+		case NOSTR_MSG_NEG_MSG:
+			{
+				const nostr_json_node *h = items[2];
+				size_t		n;
+
+				if (h->type != NOSTR_JSON_STRING)
+					return bad(err, label, "negentropy message is not a string");
+				if (h->len == 0 || h->len % 2 != 0)
+					return bad(err, label, "negentropy message is not hex of even, non-zero length");
+				n = h->len / 2;
+				if (n > NOSTR_NEG_MSG_MAX_BYTES)
+					return nostr_error_set(err, NOSTR_ERR_TOO_LARGE, "%s: negentropy message of %zu bytes, limit %d",
+										   label, n, NOSTR_NEG_MSG_MAX_BYTES);
+				out->neg_msg = malloc(n);
+				if (!out->neg_msg)
+					return nostr_error_set(err, NOSTR_ERR_NO_MEMORY, "out of memory");
+				if (!nostr_hex_decode(h->str, h->len, out->neg_msg, n, true))
+				{
+					free(out->neg_msg);
+					out->neg_msg = NULL;
+					return bad(err, label, "negentropy message is not hex");
+				}
+				out->neg_msg_len = n;
+				break;
+			}
 		case NOSTR_MSG_AUTH:
 			if (items[1]->type != NOSTR_JSON_STRING)
 				return bad(err, label, "challenge is not a string");
@@ -213,6 +245,7 @@ nostr_relay_msg_parse(const char *text, size_t len, size_t max_size, nostr_relay
 	rc = fill(text, &doc, out, msg_shapes[i].label, &event_node, err);
 	if (rc != NOSTR_OK)
 	{
+		free(out->neg_msg);
 		nostr_json_free(&doc);
 		memset(out, 0, sizeof(*out));
 		return rc;
@@ -432,8 +465,9 @@ nostr_build_close(const char *sub_id, size_t *len_out, nostr_error *err)
 	return finish(&b, len_out, err);
 }
 
-char *
-nostr_build_event(const nostr_event *ev, size_t *len_out, nostr_error *err)
+/* [label, {event}] */
+static char *
+build_event_msg(const char *label, const nostr_event *ev, size_t *len_out, nostr_error *err)
 {
 	nostr_buf	b;
 	size_t		n;
@@ -451,9 +485,102 @@ nostr_build_event(const nostr_event *ev, size_t *len_out, nostr_error *err)
 		return NULL;
 	}
 	nostr_buf_init(&b);
-	nostr_buf_append_str(&b, "[\"EVENT\",");
+	nostr_buf_append(&b, "[\"", 2);
+	nostr_buf_append_str(&b, label);
+	nostr_buf_append(&b, "\",", 2);
 	nostr_buf_append(&b, json, n);
 	nostr_buf_putc(&b, ']');
 	free(json);
+	return finish(&b, len_out, err);
+}
+
+char *
+nostr_build_event(const nostr_event *ev, size_t *len_out, nostr_error *err)
+{
+	return build_event_msg("EVENT", ev, len_out, err);
+}
+
+char *
+nostr_build_auth(const nostr_event *ev, size_t *len_out, nostr_error *err)
+{
+	return build_event_msg("AUTH", ev, len_out, err);
+}
+
+/* ---- NIP-77 ---- */
+
+/* Starts [label, sub_id, and checks the negentropy message's size. */
+static bool
+neg_start(nostr_buf *b, const char *label, const char *sub_id, size_t msg_len, bool with_msg, nostr_error *err)
+{
+	if (check_sub_id(sub_id, err) != NOSTR_OK)
+		return false;
+	if (with_msg && (msg_len == 0 || msg_len > NOSTR_NEG_MSG_MAX_BYTES))
+	{
+		nostr_error_set(err, NOSTR_ERR_BAD_ARGUMENT, "%s: negentropy message of %zu bytes (1..%d)", label,
+						msg_len, NOSTR_NEG_MSG_MAX_BYTES);
+		return false;
+	}
+	nostr_buf_init(b);
+	nostr_buf_append(b, "[\"", 2);
+	nostr_buf_append_str(b, label);
+	nostr_buf_append(b, "\",", 2);
+	nostr_json_write_string(b, sub_id, strlen(sub_id));
+	return true;
+}
+
+/* ,"hex"] */
+static char *
+neg_finish(nostr_buf *b, const uint8_t *msg, size_t msg_len, size_t *len_out, nostr_error *err)
+{
+	nostr_buf_append(b, ",\"", 2);
+	if (nostr_buf_reserve(b, msg_len * 2 + 2))
+	{
+		nostr_hex_encode(msg, msg_len, b->data + b->len);
+		b->len += msg_len * 2;
+	}
+	nostr_buf_append(b, "\"]", 2);
+	return finish(b, len_out, err);
+}
+
+char *
+nostr_build_neg_open(const char *sub_id, const nostr_filter *filter, const uint8_t *msg, size_t msg_len,
+					 size_t *len_out, nostr_error *err)
+{
+	nostr_buf	b;
+
+	if (!filter)
+	{
+		nostr_error_set(err, NOSTR_ERR_BAD_ARGUMENT, "NEG-OPEN needs a filter");
+		return NULL;
+	}
+	if (!neg_start(&b, "NEG-OPEN", sub_id, msg_len, true, err))
+		return NULL;
+	nostr_buf_putc(&b, ',');
+	if (write_filter(&b, filter, err) != NOSTR_OK)
+	{
+		nostr_buf_free(&b);
+		return NULL;
+	}
+	return neg_finish(&b, msg, msg_len, len_out, err);
+}
+
+char *
+nostr_build_neg_msg(const char *sub_id, const uint8_t *msg, size_t msg_len, size_t *len_out, nostr_error *err)
+{
+	nostr_buf	b;
+
+	if (!neg_start(&b, "NEG-MSG", sub_id, msg_len, true, err))
+		return NULL;
+	return neg_finish(&b, msg, msg_len, len_out, err);
+}
+
+char *
+nostr_build_neg_close(const char *sub_id, size_t *len_out, nostr_error *err)
+{
+	nostr_buf	b;
+
+	if (!neg_start(&b, "NEG-CLOSE", sub_id, 0, false, err))
+		return NULL;
+	nostr_buf_putc(&b, ']');
 	return finish(&b, len_out, err);
 }

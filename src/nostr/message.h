@@ -1,5 +1,5 @@
 /*
- * message.h: relay<->client messages (NIP-01, NIP-42 AUTH, NIP-45 COUNT).
+ * message.h: relay<->client messages (NIP-01, NIP-42 AUTH, NIP-45 COUNT, NIP-77 NEG-*).
  *
  * Parsing relay->client messages trusts nothing: the whole message must be strict JSON of the
  * documented shape, else NOSTR_ERR_BAD_MESSAGE (or NOSTR_ERR_UNKNOWN_MESSAGE for a well-formed
@@ -27,15 +27,19 @@ typedef enum nostr_msg_type
 	NOSTR_MSG_NOTICE,			/* ["NOTICE", message] */
 	NOSTR_MSG_OK,				/* ["OK", event_id_hex, true|false, "prefix: message"] */
 	NOSTR_MSG_AUTH,				/* ["AUTH", challenge] */
-	NOSTR_MSG_COUNT				/* ["COUNT", sub_id, {"count": n, "approximate"?: bool}] */
+	NOSTR_MSG_COUNT,			/* ["COUNT", sub_id, {"count": n, "approximate"?: bool}] */
+	NOSTR_MSG_NEG_MSG,			/* ["NEG-MSG", sub_id, hex] (NIP-77) */
+	NOSTR_MSG_NEG_ERR			/* ["NEG-ERR", sub_id, "prefix: reason"] (NIP-77) */
 } nostr_msg_type;
 
 #define NOSTR_MSG_PREFIX_MAX 32
+/* The largest negentropy message a NEG-MSG may carry, decoded (NOSTR_ERR_TOO_LARGE beyond). */
+#define NOSTR_NEG_MSG_MAX_BYTES (1024 * 1024)
 
 typedef struct nostr_relay_msg
 {
 	nostr_msg_type type;
-	/* EVENT, EOSE, CLOSED, COUNT: decoded subscription id (NUL-terminated). */
+	/* EVENT, EOSE, CLOSED, COUNT, NEG-MSG, NEG-ERR: decoded subscription id (NUL-terminated). */
 	const char *sub_id;
 	size_t		sub_id_len;
 	/* EVENT: the event object's JSON text, pointing INTO the parsed input (not copied). */
@@ -48,11 +52,11 @@ typedef struct nostr_relay_msg
 	int			event_status;
 	nostr_event event;
 	nostr_error event_error;
-	/* CLOSED, NOTICE, OK: the decoded human message (NUL-terminated); "" if absent. */
+	/* CLOSED, NOTICE, OK, NEG-ERR: the decoded human message (NUL-terminated); "" if absent. */
 	const char *message;
 	size_t		message_len;
 	/*
-	 * CLOSED, OK: the machine-readable prefix before ':' in message ("auth-required",
+	 * CLOSED, OK, NEG-ERR: the machine-readable prefix before ':' in message ("auth-required",
 	 * "rate-limited", "duplicate", ...) when message starts with [a-z0-9-]+ then ':' followed by
 	 * a space or the end; else "".
 	 */
@@ -66,6 +70,12 @@ typedef struct nostr_relay_msg
 	/* COUNT */
 	uint64_t	count;
 	bool		approximate;
+	/*
+	 * NEG-MSG: the negentropy message decoded from its hex (1..NOSTR_NEG_MSG_MAX_BYTES bytes; upper-
+	 * or lower-case hex of even length), owned by the message.
+	 */
+	uint8_t    *neg_msg;
+	size_t		neg_msg_len;
 	void	   *priv;			/* owned memory; do not touch */
 } nostr_relay_msg;
 
@@ -115,5 +125,20 @@ char	   *nostr_build_count(const char *sub_id, const nostr_filter *filters, size
 char	   *nostr_build_close(const char *sub_id, size_t *len_out, nostr_error *err);
 /* ["EVENT", {event}] */
 char	   *nostr_build_event(const nostr_event *ev, size_t *len_out, nostr_error *err);
+/* ["AUTH", {event}] (NIP-42: the signed kind-22242 event answering a challenge) */
+char	   *nostr_build_auth(const nostr_event *ev, size_t *len_out, nostr_error *err);
+
+/*
+ * NIP-77. msg: a negentropy message (neg_initiate / neg_reconcile output), 1..NOSTR_NEG_MSG_MAX_BYTES
+ * bytes, sent as lower-case hex. sub_id: same rules as REQ.
+ */
+/* ["NEG-OPEN", sub_id, filter, hex] */
+char	   *nostr_build_neg_open(const char *sub_id, const nostr_filter *filter, const uint8_t *msg,
+								 size_t msg_len, size_t *len_out, nostr_error *err);
+/* ["NEG-MSG", sub_id, hex] */
+char	   *nostr_build_neg_msg(const char *sub_id, const uint8_t *msg, size_t msg_len, size_t *len_out,
+								nostr_error *err);
+/* ["NEG-CLOSE", sub_id] */
+char	   *nostr_build_neg_close(const char *sub_id, size_t *len_out, nostr_error *err);
 
 #endif							/* BIGBROTR_NOSTR_MESSAGE_H */

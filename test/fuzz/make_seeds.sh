@@ -3,7 +3,7 @@
 set -eu
 cd "$(dirname "$0")"
 F=../fixtures/nostr
-rm -rf bin/seeds && mkdir -p bin/seeds/event bin/seeds/relay_url bin/seeds/message bin/seeds/nip11
+rm -rf bin/seeds && mkdir -p bin/seeds/event bin/seeds/relay_url bin/seeds/message bin/seeds/nip11 bin/seeds/negentropy
 i=0
 # valid events (the "event" member of each line) and the first 200 benchmark events
 node -e '
@@ -19,10 +19,25 @@ for (const l of fs.readFileSync(process.argv[1] + "/events_invalid.jsonl", "utf8
 fs.readFileSync(process.argv[1] + "/events_bench.jsonl", "utf8").split("\n").slice(0, 200).forEach((l, j) => out("event", "b" + j, l));
 fs.readFileSync(process.argv[1] + "/relay_urls.tsv", "utf8").split("\n").filter(l => l && l[0] != "#").forEach((l, j) => out("relay_url", "u" + j, l.split("\t")[0]));
 ["[\"EOSE\",\"s\"]", "[\"CLOSED\",\"s\",\"auth-required: x\"]", "[\"NOTICE\",\"n\"]", "[\"AUTH\",\"c\"]",
- "[\"OK\",\"" + "ab".repeat(32) + "\",true,\"duplicate: x\"]", "[\"COUNT\",\"c\",{\"count\":5,\"approximate\":false}]"]
+ "[\"OK\",\"" + "ab".repeat(32) + "\",true,\"duplicate: x\"]", "[\"COUNT\",\"c\",{\"count\":5,\"approximate\":false}]", "[\"NEG-MSG\",\"s\",\"6100000200\"]", "[\"NEG-ERR\",\"s\",\"blocked: x\"]"]
   .forEach((m, j) => out("message", "m" + j, m));
 [{ name: "n", description: "d", supported_nips: [1, 11], limitation: { max_limit: 5 }, x: [1, { y: null }] },
  { name: 1, supported_nips: ["1"], icon: null, limitation: [] }, [1], "s"]
   .forEach((d, j) => out("nip11", "d" + j, JSON.stringify(d)));
+// negentropy: first byte 0 (responder) / 1 (initiator) / 0x10 bit = frame limit 4096, then a
+// message from the exchanges fixture (those under 4 KB); 2 = a relay message; 3 = two item sets.
+const neg = (n, first, body) => out("negentropy", n, Buffer.concat([Buffer.from([first]), Buffer.from(body)]));
+let k = 0;
+for (const l of fs.readFileSync(process.argv[1] + "/negentropy_exchanges.txt", "utf8").split("\n")) {
+  if (!/^[IR] /.test(l) || l.length > 8192) continue;
+  const b = Buffer.from(l.slice(2), "hex");
+  neg("x" + k++, l[0] === "I" ? 0x00 : 0x01, b);
+  neg("x" + k++, l[0] === "I" ? 0x10 : 0x11, b);
+}
+["[\"NEG-MSG\",\"s\",\"6100000200\"]", "[\"NEG-ERR\",\"s\",\"blocked: too big\"]", "[\"NEG-ERR\",\"s\"]"]
+  .forEach((m, j) => neg("m" + j, 0x02, Buffer.from(m)));
+const sets = Buffer.alloc(300);
+for (let j = 0; j < sets.length; j++) sets[j] = (j * 97 + 13) & 0xff;
+neg("p0", 0x03, sets); neg("p1", 0x13, sets);
 ' "$F"
-echo "seeds: $(ls bin/seeds/event | wc -l) event, $(ls bin/seeds/relay_url | wc -l) relay_url, $(ls bin/seeds/message | wc -l) message, $(ls bin/seeds/nip11 | wc -l) nip11"
+echo "seeds: $(ls bin/seeds/event | wc -l) event, $(ls bin/seeds/relay_url | wc -l) relay_url, $(ls bin/seeds/message | wc -l) message, $(ls bin/seeds/nip11 | wc -l) nip11, $(ls bin/seeds/negentropy | wc -l) negentropy"

@@ -2,7 +2,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(89);
+SELECT plan(97);
 
 SELECT has_schema('bigbrotr');
 SELECT has_extension('bigbrotr');
@@ -53,10 +53,11 @@ SELECT views_are('bigbrotr', ARRAY['relay_metadata_latest']);
 
 SELECT columns_are('bigbrotr', 'relays', ARRAY['url', 'network', 'inserted_at']);
 SELECT columns_are('bigbrotr', 'events', ARRAY['id', 'pubkey', 'created_at', 'kind', 'tags', 'tagvalues', 'content', 'sig']);
-SELECT columns_are('bigbrotr', 'events_relays', ARRAY['event_id', 'relay_url', 'seen_at']);
+SELECT columns_are('bigbrotr', 'events_relays', ARRAY['event_id', 'relay_url', 'seen_at', 'event_created_at']);
 SELECT columns_are('bigbrotr', 'nip11', ARRAY['id', 'name', 'description', 'banner', 'icon', 'pubkey', 'contact',
     'supported_nips', 'software', 'version', 'privacy_policy', 'terms_of_service', 'limitation', 'extra_fields']);
-SELECT columns_are('bigbrotr', 'nip66', ARRAY['id', 'openable', 'readable', 'writable', 'rtt_open', 'rtt_read', 'rtt_write']);
+SELECT columns_are('bigbrotr', 'nip66', ARRAY['id', 'openable', 'readable', 'writable', 'rtt_open', 'rtt_read', 'rtt_write',
+    'auth_required']);
 SELECT columns_are('bigbrotr', 'relay_metadata', ARRAY['relay_url', 'generated_at', 'nip11_id', 'nip66_id']);
 SELECT columns_are('bigbrotr', 'service_state', ARRAY['service_name', 'state', 'updated_at']);
 
@@ -67,6 +68,8 @@ SELECT col_type_is('bigbrotr', 'events', 'tagvalues', 'text[]', 'events.tagvalue
 SELECT col_type_is('bigbrotr', 'nip66', 'rtt_open', 'integer', 'nip66.rtt_open is integer');
 SELECT col_not_null('bigbrotr', 'events', 'content', 'events.content is not null');
 SELECT col_not_null('bigbrotr', 'relays', 'network', 'relays.network is not null');
+SELECT col_not_null('bigbrotr', 'events_relays', 'event_created_at', 'events_relays.event_created_at is not null');
+SELECT col_is_null('bigbrotr', 'nip66', 'auth_required', 'nip66.auth_required may be NULL (not tested)');
 SELECT col_is_pk('bigbrotr', 'relays', ARRAY['url'], 'relays primary key');
 SELECT col_is_pk('bigbrotr', 'events', ARRAY['id'], 'events primary key');
 SELECT col_is_pk('bigbrotr', 'events_relays', ARRAY['event_id', 'relay_url'], 'events_relays primary key');
@@ -82,11 +85,14 @@ SELECT has_index('bigbrotr', 'events', 'events_kind_created_at_idx', ARRAY['kind
 SELECT has_index('bigbrotr', 'events', 'events_pubkey_kind_created_at_idx', ARRAY['pubkey', 'kind', 'created_at']);
 SELECT index_is_type('bigbrotr', 'events', 'events_tagvalues_idx', 'gin');
 SELECT has_index('bigbrotr', 'events_relays', 'events_relays_relay_url_seen_at_idx', ARRAY['relay_url', 'seen_at']);
+SELECT has_index('bigbrotr', 'events_relays', 'events_relays_relay_url_event_created_at_idx',
+    ARRAY['relay_url', 'event_created_at', 'event_id']);
 SELECT indexes_are('bigbrotr', 'events', ARRAY['events_pkey', 'events_created_at_idx', 'events_kind_created_at_idx',
     'events_pubkey_created_at_idx', 'events_pubkey_kind_created_at_idx', 'events_tagvalues_idx'],
     'events has the indexes of 0.2.0, none that a prefix of another serves');
-SELECT indexes_are('bigbrotr', 'events_relays', ARRAY['events_relays_pkey', 'events_relays_relay_url_seen_at_idx'],
-    'events_relays has its primary key and (relay_url, seen_at) only');
+SELECT indexes_are('bigbrotr', 'events_relays', ARRAY['events_relays_pkey', 'events_relays_relay_url_seen_at_idx',
+    'events_relays_relay_url_event_created_at_idx'],
+    'events_relays has its primary key, (relay_url, seen_at) and (relay_url, event_created_at, event_id) only');
 SELECT indexes_are('bigbrotr', 'relay_metadata', ARRAY['relay_metadata_pkey', 'relay_metadata_generated_at_idx',
     'relay_metadata_nip11_id_idx', 'relay_metadata_nip66_id_idx'], 'relay_metadata: no duplicate of its primary key');
 SELECT indexes_are('bigbrotr', 'nip66', ARRAY['nip66_pkey'], 'nip66 is reached by id only');
@@ -105,7 +111,15 @@ SELECT has_function('bigbrotr', 'delete_relay', ARRAY['text']);
 SELECT has_function('bigbrotr', 'delete_events', ARRAY['bytea[]']);
 SELECT function_returns('bigbrotr', 'delete_orphan_sightings', '{}'::name[], 'bigint', 'delete_orphan_sightings returns how many rows it removed');
 SELECT function_lang_is('bigbrotr', 'tags_to_tagvalues', ARRAY['jsonb'], 'c', 'tags_to_tagvalues is C (no SQL per stored event)');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'bigbrotr'), '0.2.0', 'the installed version is 0.2.0');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'bigbrotr'), '0.3.0', 'the installed version is 0.3.0');
+SELECT function_returns('bigbrotr', 'relay_items', ARRAY['text', 'bigint', 'bigint', 'integer'], 'setof record',
+                        'relay_items returns a set of (created_at, id)');
+SELECT function_lang_is('bigbrotr', 'relay_items', ARRAY['text', 'bigint', 'bigint', 'integer'], 'sql',
+                        'relay_items is plain SQL (inlined by the planner)');
+SELECT volatility_is('bigbrotr', 'relay_items', ARRAY['text', 'bigint', 'bigint', 'integer'], 'stable', 'relay_items is STABLE');
+SELECT has_function('bigbrotr', 'compute_nip66_hash', ARRAY['boolean', 'boolean', 'boolean', 'integer', 'integer', 'integer', 'boolean']);
+SELECT hasnt_function('bigbrotr', 'compute_nip66_hash', ARRAY['boolean', 'boolean', 'boolean', 'integer', 'integer', 'integer'],
+                      'the 0.2.0 six-argument compute_nip66_hash is gone (its seventh argument has a default)');
 SELECT function_returns('bigbrotr', 'delete_orphan_nip11', '{}'::name[], 'integer', 'delete_orphan_nip11 returns how many rows it removed');
 SELECT function_returns('bigbrotr', 'delete_orphan_nip66', '{}'::name[], 'integer', 'delete_orphan_nip66 returns how many rows it removed');
 SELECT has_function('bigbrotr', 'event_verify', ARRAY['text']);

@@ -92,7 +92,7 @@ SELECT is(bigbrotr.insert_sightings(ARRAY[decode(repeat('71', 32), 'hex')], 'WSS
           'insert_sightings records a known event');
 SELECT is((SELECT array_agg(relay_url ORDER BY relay_url) FROM bigbrotr.events_relays WHERE event_id = decode(repeat('71', 32), 'hex')),
           ARRAY['wss://ev.example', 'wss://ev2.example'], 'insert_sightings stores the relay URL in its normal form');
-INSERT INTO bigbrotr.events_relays VALUES (decode(repeat('71', 32), 'hex'), 'WSS://Ev.Example', 1);
+INSERT INTO bigbrotr.events_relays VALUES (decode(repeat('71', 32), 'hex'), 'WSS://Ev.Example', 1, 1);
 SELECT is(bigbrotr.delete_orphan_sightings(), 1::bigint, 'a sighting under an unnormalized spelling is an orphan');
 SELECT throws_ok($$INSERT INTO bigbrotr.relay_metadata (relay_url, generated_at) VALUES ('WSS://Meta.Example', 300)$$, '23503', NULL,
                  'relay_metadata can only name a relay in its normal form');

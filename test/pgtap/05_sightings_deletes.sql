@@ -71,7 +71,7 @@ SELECT is((SELECT count(*)::int FROM bigbrotr.events WHERE id IN (pg_temp.id(1),
 DELETE FROM bigbrotr.events WHERE id = pg_temp.id(3);
 INSERT INTO bigbrotr.events (id, pubkey, created_at, kind, tags, content, sig)
 VALUES (pg_temp.id(4), decode(repeat('a1', 32), 'hex'), 4, 1, '[]', 'e4', decode(repeat('b1', 64), 'hex'));
-INSERT INTO bigbrotr.events_relays VALUES (pg_temp.id(4), 'wss://gone.tap', 1), (pg_temp.id(4), 'wss://b.tap', 2);
+INSERT INTO bigbrotr.events_relays VALUES (pg_temp.id(4), 'wss://gone.tap', 1, 4), (pg_temp.id(4), 'wss://b.tap', 2, 4);
 SELECT is(bigbrotr.delete_orphan_sightings(), 2::bigint,
           'delete_orphan_sightings removes sightings of a deleted event and of a missing relay');
 SELECT is((SELECT array_agg(relay_url) FROM bigbrotr.events_relays WHERE event_id = pg_temp.id(4)), ARRAY['wss://b.tap'],

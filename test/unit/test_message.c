@@ -169,9 +169,115 @@ building(void)
 	nostr_event_free(&ev);
 }
 
+/* NIP-77 NEG-* messages, and NIP-42 ["AUTH", {event}]. */
+static void
+negentropy_messages(void)
+{
+	nostr_relay_msg m;
+	nostr_error err;
+	nostr_filter f;
+	int32_t		kinds[1] = {1};
+	const uint8_t neg[5] = {0x61, 0x00, 0x00, 0x02, 0x00};
+	nostr_event ev;
+	char	   *s;
+	char	   *big;
+	size_t		n;
+	size_t		i;
+	int			rc;
+
+	CHECK(parse("[\"NEG-MSG\",\"s1\",\"6100000200\"]", &m) == NOSTR_OK && m.type == NOSTR_MSG_NEG_MSG &&
+		  strcmp(m.sub_id, "s1") == 0 && m.neg_msg_len == 5 && memcmp(m.neg_msg, neg, 5) == 0,
+		  "NEG-MSG: sub id and the decoded message");
+	nostr_relay_msg_free(&m);
+	CHECK(m.neg_msg == NULL, "NEG-MSG: free clears the message");
+	CHECK(parse("[\"NEG-MSG\",\"s\",\"61AbCd\"]", &m) == NOSTR_OK && m.neg_msg_len == 3 && m.neg_msg[1] == 0xab &&
+		  m.neg_msg[2] == 0xcd, "NEG-MSG: upper-case hex accepted");
+	nostr_relay_msg_free(&m);
+	expect_fail("[\"NEG-MSG\",\"s\",\"610\"]", NOSTR_ERR_BAD_MESSAGE);
+	expect_fail("[\"NEG-MSG\",\"s\",\"\"]", NOSTR_ERR_BAD_MESSAGE);
+	expect_fail("[\"NEG-MSG\",\"s\",\"61zz\"]", NOSTR_ERR_BAD_MESSAGE);
+	expect_fail("[\"NEG-MSG\",\"s\",\" 61\"]", NOSTR_ERR_BAD_MESSAGE);
+	expect_fail("[\"NEG-MSG\",\"s\",97]", NOSTR_ERR_BAD_MESSAGE);
+	expect_fail("[\"NEG-MSG\",\"s\"]", NOSTR_ERR_BAD_MESSAGE);
+	expect_fail("[\"NEG-MSG\",\"s\",\"61\",\"61\"]", NOSTR_ERR_BAD_MESSAGE);
+	expect_fail("[\"NEG-MSG\",1,\"61\"]", NOSTR_ERR_BAD_MESSAGE);
+	expect_fail("[\"NEG-MSG\",\"s\",[\"61\"]]", NOSTR_ERR_BAD_MESSAGE);
+
+	/* the decoded size limit: exactly NOSTR_NEG_MSG_MAX_BYTES passes, one more byte does not */
+	n = (size_t) NOSTR_NEG_MSG_MAX_BYTES * 2 + 2;
+	big = malloc(n + 32);
+	strcpy(big, "[\"NEG-MSG\",\"s\",\"");
+	i = strlen(big);
+	memset(big + i, 'a', n);
+	strcpy(big + i + n - 2, "\"]");
+	rc = nostr_relay_msg_parse(big, strlen(big), 0, &m, &err);
+	CHECK(rc == NOSTR_OK && m.neg_msg_len == NOSTR_NEG_MSG_MAX_BYTES && m.neg_msg[0] == 0xaa,
+		  "NEG-MSG of exactly %d bytes", NOSTR_NEG_MSG_MAX_BYTES);
+	nostr_relay_msg_free(&m);
+	memset(big + i, 'a', n);
+	strcpy(big + i + n, "\"]");
+	rc = nostr_relay_msg_parse(big, strlen(big), 0, &m, &err);
+	CHECK(rc == NOSTR_ERR_TOO_LARGE && m.neg_msg == NULL && m.priv == NULL, "NEG-MSG over the limit -> too_large (%s)",
+		  err.message);
+	rc = nostr_relay_msg_parse(big, strlen(big), 1000, &m, &err);
+	CHECK(rc == NOSTR_ERR_TOO_LARGE, "NEG-MSG over the caller's message limit -> too_large");
+	free(big);
+
+	CHECK(parse("[\"NEG-ERR\",\"s\",\"blocked: this query is too big\"]", &m) == NOSTR_OK &&
+		  m.type == NOSTR_MSG_NEG_ERR && strcmp(m.sub_id, "s") == 0 && strcmp(m.prefix, "blocked") == 0 &&
+		  strcmp(m.message, "blocked: this query is too big") == 0, "NEG-ERR with its machine prefix");
+	nostr_relay_msg_free(&m);
+	CHECK(parse("[\"NEG-ERR\",\"s\",\"closed:no space\"]", &m) == NOSTR_OK && m.prefix[0] == '\0',
+		  "NEG-ERR prefix needs ': ' as CLOSED's");
+	nostr_relay_msg_free(&m);
+	CHECK(parse("[\"NEG-ERR\",\"s\"]", &m) == NOSTR_OK && m.message_len == 0 && m.prefix[0] == '\0',
+		  "NEG-ERR without a reason tolerated");
+	nostr_relay_msg_free(&m);
+	expect_fail("[\"NEG-ERR\",\"s\",1]", NOSTR_ERR_BAD_MESSAGE);
+	expect_fail("[\"NEG-ERR\",\"s\",\"a\",\"b\"]", NOSTR_ERR_BAD_MESSAGE);
+	expect_fail("[\"NEG-ERR\"]", NOSTR_ERR_BAD_MESSAGE);
+	expect_fail("[\"NEG-OPEN\",\"s\",{},\"61\"]", NOSTR_ERR_UNKNOWN_MESSAGE);
+
+	memset(&f, 0, sizeof(f));
+	f.kinds = kinds;
+	f.kinds_count = 1;
+	s = nostr_build_neg_open("sub", &f, neg, 5, &n, &err);
+	CHECK(s && strcmp(s, "[\"NEG-OPEN\",\"sub\",{\"kinds\":[1]},\"6100000200\"]") == 0 && n == strlen(s),
+		  "NEG-OPEN: %s", s ? s : err.message);
+	free(s);
+	s = nostr_build_neg_msg("sub\"", neg, 2, &n, &err);
+	CHECK(s && strcmp(s, "[\"NEG-MSG\",\"sub\\\"\",\"6100\"]") == 0 && n == strlen(s), "NEG-MSG: %s", s ? s : err.message);
+	CHECK(s && nostr_relay_msg_parse(s, n, 0, &m, &err) == NOSTR_OK && m.neg_msg_len == 2 && memcmp(m.neg_msg, neg, 2) == 0,
+		  "NEG-MSG built then parsed gives the same bytes");
+	nostr_relay_msg_free(&m);
+	free(s);
+	s = nostr_build_neg_close("sub", &n, &err);
+	CHECK(s && strcmp(s, "[\"NEG-CLOSE\",\"sub\"]") == 0 && n == strlen(s), "NEG-CLOSE");
+	free(s);
+	CHECK(nostr_build_neg_msg("sub", neg, 0, &n, &err) == NULL && err.code == NOSTR_ERR_BAD_ARGUMENT,
+		  "NEG-MSG without a message refused");
+	CHECK(nostr_build_neg_msg("sub", neg, (size_t) NOSTR_NEG_MSG_MAX_BYTES + 1, &n, &err) == NULL &&
+		  err.code == NOSTR_ERR_BAD_ARGUMENT, "NEG-MSG over the limit refused");
+	CHECK(nostr_build_neg_open("sub", NULL, neg, 5, &n, &err) == NULL && err.code == NOSTR_ERR_BAD_ARGUMENT,
+		  "NEG-OPEN without a filter refused");
+	CHECK(nostr_build_neg_close("", &n, &err) == NULL && err.code == NOSTR_ERR_BAD_ARGUMENT, "NEG-CLOSE: empty sub id refused");
+	f.kinds_count = 1;
+	kinds[0] = 70000;
+	CHECK(nostr_build_neg_open("sub", &f, neg, 5, &n, &err) == NULL && err.code == NOSTR_ERR_BAD_ARGUMENT,
+		  "NEG-OPEN with a bad filter refused");
+
+	nostr_event_init(&ev, 22242, 1, "", 0, &err);
+	s = nostr_build_auth(&ev, &n, &err);
+	CHECK(s && strncmp(s, "[\"AUTH\",{\"id\":\"", 15) == 0 && s[n - 1] == ']' && n == strlen(s), "AUTH message");
+	free(s);
+	CHECK(nostr_build_auth(NULL, &n, &err) == NULL && err.code == NOSTR_ERR_BAD_ARGUMENT, "AUTH without an event refused");
+	nostr_event_free(&ev);
+}
+
 void
 test_message(void)
 {
 	parsing();
 	building();
+	negentropy_messages();
 }
