@@ -104,7 +104,7 @@ stat_of() { curl -s "${1/ws:/http:}/stats" | jq ".$2"; }
 
 # run_cycle MODE URL: one cycle over URL. Sets SECS OUT IN NEGOUT NEGIN NEGOPENS SENT EVENTS SIGHTINGS QSTATS ENDS
 run_cycle() {
-  local mode=$1 url=$2 before o0 i0 no0 ni0 op0 s0
+  local mode=$1 url=$2 before mark o0 i0 no0 ni0 op0 s0
   stop_wait
   if [ -n "$NEG_DEFAULT" ]; then
     q -c "ALTER SYSTEM SET bigbrotr.synchronizer_negentropy = '$mode'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -114,11 +114,17 @@ run_cycle() {
   before=$(q -c "SELECT cycles_run FROM bigbrotr.bigbrotr_status() WHERE name = 'synchronizer'")
   o0=$(stat_of "$url" wireBytes); i0=$(stat_of "$url" wireBytesIn); no0=$(stat_of "$url" negBytesOut)
   ni0=$(stat_of "$url" negBytesIn); op0=$(stat_of "$url" negOpens); s0=$(stat_of "$url" eventsSent)
+  mark=$(wc -c < "$BB_PGDATA/server.log")
   q -c "SELECT bigbrotr.bigbrotr_start('synchronizer')" >/dev/null
-  for _ in $(seq 1 7200); do
+  # at most CYCLE_TIMEOUT s (600), and out at once when the worker exits with an error (the lock is shared)
+  for _ in $(seq 1 $(( ${CYCLE_TIMEOUT:-600} * 4 ))); do
     [ "$(q -c "SELECT cycles_run FROM bigbrotr.bigbrotr_status() WHERE name = 'synchronizer'")" -gt "$before" ] && break
+    if tail -c +"$((mark + 1))" "$BB_PGDATA/server.log" | grep -q 'synchronizer ERROR: .*exiting'; then
+      echo "the synchronizer exits with an error:"; tail -c +"$((mark + 1))" "$BB_PGDATA/server.log" | grep -m3 ERROR; exit 1
+    fi
     sleep 0.25
   done
+  [ "$(q -c "SELECT cycles_run FROM bigbrotr.bigbrotr_status() WHERE name = 'synchronizer'")" -gt "$before" ] || echo "  WARNING: no cycle finished within ${CYCLE_TIMEOUT:-600} s"
   stop_wait
   OUT=$(( $(stat_of "$url" wireBytes) - o0 )); IN=$(( $(stat_of "$url" wireBytesIn) - i0 ))
   NEGOUT=$(( $(stat_of "$url" negBytesOut) - no0 )); NEGIN=$(( $(stat_of "$url" negBytesIn) - ni0 ))
