@@ -12,7 +12,8 @@
 
 #include "core/bigbrotr.h"
 
-static const char *const secret_settings[] = {"bigbrotr.monitor_private_key"};
+static const char *const secret_settings[] = {"bigbrotr.monitor_private_key",
+"bigbrotr.synchronizer_private_key"};
 
 static emit_log_hook_type prev_emit_log_hook = NULL;
 

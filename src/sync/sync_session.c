@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "net/clock.h"
 #include "nostr/event.h"
@@ -26,9 +27,20 @@ typedef enum SessState
 	ST_OPEN,					/* connected, no subscription in flight */
 	ST_REQ,						/* a subscription (or a COUNT) in flight */
 	ST_HINTS,					/* waiting for the caller's archive hints */
+	ST_NEG,						/* connected, the negentropy phase runs (sync/neg_phase) */
 	ST_RECONNECT_WAIT,
-	ST_DONE
+	ST_DONE,
+	ST_AUTH,					/* a refused REQ/COUNT waits for NIP-42 (challenge, then OK) */
+	ST_BACKOFF					/* a rate-limited REQ/COUNT waits to be re-sent */
 } SessState;
+
+/* Who waits for the AUTH in flight. */
+typedef enum AuthFor
+{
+	AUTH_FOR_NONE,
+	AUTH_FOR_REQ,				/* the refused request (s->req): re-sent once on OK true */
+	AUTH_FOR_CALLER				/* sync_session_auth_needed: the caller polls the result */
+} AuthFor;
 
 struct SyncSession
 {
@@ -74,6 +86,38 @@ struct SyncSession
 	int64_t		log_dropped;
 
 	SyncSessionStats stats;
+
+	/* NIP-77: the phase before the window algorithm (NULL: not tried) */
+	NegPhase   *neg;
+	bool		neg_active;		/* the phase runs; the window algorithm has not started */
+	int			neg_mode;
+	int64_t		window_start;	/* where the window algorithm's range starts */
+	sync_window_config wc;		/* to start it after a fallback */
+	int32_t    *kinds;			/* wc.kinds, owned */
+	bool		window_started; /* the window algorithm runs (no phase, or after a fallback) */
+	bool		neg_unsupported_seen;	/* the phase fell back for want of support */
+	bool		neg_auth_pending;	/* NEG-OPEN waits for the NIP-42 step (sync_session_auth_needed) */
+	int64_t		window_floor;	/* the window algorithm never starts before this */
+	int64_t		neg_frontier_at_fallback;	/* the phase's frontier when the window took over */
+	int64_t		gap_cursor;		/* [phase frontier + 1, window start) is covered up to these */
+	int64_t		gap_frontier;	/* by the stored position (INT64_MIN: not at all) */
+	/* relay etiquette: NIP-42 state (per connection), backoff, reasons */
+	bool		has_key;
+	uint8_t		seckey[32];
+	char	   *challenge;		/* the connection's latest AUTH challenge; NULL: none yet */
+	size_t		challenge_len;
+	bool		authenticated;	/* this connection's AUTH was accepted */
+	AuthFor		auth_for;		/* an AUTH is pending (waiting for a challenge or its OK) */
+	bool		auth_sent;
+	uint8_t		auth_event_id[32];
+	int64_t		auth_deadline_ms;
+	int			auth_result;	/* for AUTH_FOR_CALLER: -1 pending, 0 failed, 1 ok */
+	bool		req_auth_tried; /* the request in flight was already re-sent after an AUTH */
+	int			backoffs_in_row;	/* rate-limited answers since the last EOSE */
+	int64_t		resend_at_ms;
+	RelayReasons closed_reasons;
+	RelayReasons notice_reasons;
+	SyncRefusal refusal;
 };
 
 static void
@@ -103,6 +147,7 @@ static void on_message(WsConn *conn, void *user, const char *data, size_t len);
 static void on_close(WsConn *conn, void *user, WsCloseReason reason, const char *detail);
 
 static const WsCallbacks callbacks = {on_open, on_message, on_close};
+static void check_neg(SyncSession *s);
 
 static void
 finish(SyncSession *s, SyncSessionEnd end)
@@ -144,15 +189,13 @@ connect_now(SyncSession *s)
 	}
 }
 
+static void send_request(SyncSession *s);
+
 /* Sends the algorithm's next request, or ends the session when it has none. */
 static void
 advance(SyncSession *s)
 {
 	sync_request req;
-	nostr_filter f;
-	nostr_error err;
-	char	   *msg;
-	size_t		len;
 
 	if (s->state != ST_OPEN)
 		return;
@@ -162,11 +205,25 @@ advance(SyncSession *s)
 		return;
 	}
 	s->req = req;
+	s->req_auth_tried = false;
 	if (req.type == SYNC_REQ_HINTS)
 	{
 		s->state = ST_HINTS;	/* the caller answers between loop slices */
 		return;
 	}
+	send_request(s);
+}
+
+/* Sends s->req (a REQ or a COUNT) under a new subscription id: first time, or re-sent. */
+static void
+send_request(SyncSession *s)
+{
+	const sync_request req = s->req;
+	nostr_filter f;
+	nostr_error err;
+	char	   *msg;
+	size_t		len;
+
 	memset(&f, 0, sizeof(f));
 	f.kinds = req.kinds;
 	f.kinds_count = req.kinds_count;
@@ -213,6 +270,8 @@ close_subscription(SyncSession *s)
 static void
 request_ended(SyncSession *s, bool eose)
 {
+	if (eose)
+		s->backoffs_in_row = 0;
 	if (s->req.type == SYNC_REQ_COUNT && !eose)
 		sync_window_count(s->sw, false, 0);	/* CLOSED, NOTICE or no answer: unsupported */
 	else
@@ -227,6 +286,222 @@ counting(const SyncSession *s)
 	return s->state == ST_REQ && s->req.type == SYNC_REQ_COUNT;
 }
 
+/* ---- relay etiquette: CLOSED reasons, rate-limit backoff, NIP-42 (decisions in relay_etiquette) ---- */
+
+static void
+record_refusal(SyncSession *s, const char *kind, const nostr_relay_msg *msg)
+{
+	s->refusal.set = true;
+	s->refusal.kind = kind;
+	snprintf(s->refusal.prefix, sizeof(s->refusal.prefix), "%s", msg->prefix);
+	relay_etiquette_sanitize(msg->message, msg->message_len, s->refusal.message, sizeof(s->refusal.message));
+	s->refusal.at = (int64_t) time(NULL);
+}
+
+/* The relay refuses our filter for this cycle: the rest is one "refused" shortfall. */
+static void
+refuse(SyncSession *s, SyncSessionEnd end, const char *why)
+{
+	slog(s, "%s: the relay's sync ends for this cycle (the rest of the range is a refused shortfall)", why);
+	sync_window_refused(s->sw);
+	finish(s, end);
+}
+
+/* Re-sends the request in flight as it was (after a backoff or an AUTH): no failure. */
+static void
+resend(SyncSession *s)
+{
+	s->stats.resends++;
+	sync_window_resend(s->sw);
+	send_request(s);
+}
+
+static void
+send_auth(SyncSession *s)
+{
+	nostr_error err;
+	size_t		len;
+	char	   *msg = relay_etiquette_auth_message(s->url, s->challenge, s->challenge_len, (int64_t) time(NULL),
+												   s->seckey, s->auth_event_id, &len, &err);
+
+	s->auth_sent = true;
+	s->stats.auth_attempts++;
+	if (msg == NULL || s->conn == NULL || !ws_send_text(s->conn, msg, len))
+		slog(s, "could not send AUTH: %s", msg == NULL ? err.message : "connection closing");
+	free(msg);
+	/* a failed send is answered by its deadline (or by on_close) */
+}
+
+static void
+auth_done(SyncSession *s, bool ok)
+{
+	AuthFor		who = s->auth_for;
+
+	s->auth_for = AUTH_FOR_NONE;
+	s->auth_sent = false;
+	if (ok)
+	{
+		s->authenticated = true;
+		s->stats.auth_ok++;
+	}
+	else
+		s->stats.auth_failed++;
+	if (who == AUTH_FOR_CALLER)
+	{
+		s->auth_result = ok ? 1 : 0;
+		return;
+	}
+	if (who != AUTH_FOR_REQ || s->state != ST_AUTH)
+		return;
+	if (!ok)
+	{
+		refuse(s, SYNC_END_AUTH_REQUIRED, "AUTH failed");
+		return;
+	}
+	s->state = ST_OPEN;
+	resend(s);
+}
+
+/* Starts NIP-42 for who: signs the challenge now, or the next one to arrive. */
+static SyncAuthStart
+begin_auth(SyncSession *s, AuthFor who)
+{
+	if (!s->has_key)
+		return SYNC_AUTH_NO_KEY;
+	if (s->authenticated)
+		return SYNC_AUTH_ALREADY;
+	if (s->auth_for != AUTH_FOR_NONE)
+		return SYNC_AUTH_BUSY;
+	s->auth_for = who;
+	s->auth_sent = false;
+	s->auth_deadline_ms = net_clock_ms() + s->request_timeout_ms;
+	if (s->challenge)
+		send_auth(s);
+	return SYNC_AUTH_STARTED;
+}
+
+/* rate-limited: wait 1 s, 2 s, 4 s... (bounded by the relay's budget left), then re-send. */
+static void
+back_off(SyncSession *s)
+{
+	int64_t		now = net_clock_ms();
+	int64_t		left = s->relay_timeout_ms - (now - s->first_connect_ms);
+	int64_t		wait = relay_etiquette_backoff_ms(s->backoffs_in_row++, left);
+
+	s->stats.rate_limited++;
+	s->stats.backoff_ms += wait;
+	if (s->stats.rate_limited <= 3)
+		slog(s, "rate-limited: waiting %lld ms before asking again", (long long) wait);
+	s->state = ST_BACKOFF;
+	s->resend_at_ms = now + wait;
+}
+
+/* A CLOSED for the request in flight. */
+static void
+closed(SyncSession *s, const nostr_relay_msg *msg)
+{
+	RelayEtiquetteAction a = relay_etiquette_closed(msg->prefix, s->has_key, s->authenticated);
+	bool		count = counting(s);
+
+	s->stats.closed_by_relay++;
+	relay_reasons_add(&s->closed_reasons, msg->prefix);
+	record_refusal(s, "CLOSED", msg);
+	if (s->stats.closed_by_relay <= 5)
+		slog(s, "relay closed the %s: %s", count ? "COUNT" : "subscription", msg->message);
+	if (a == ETQ_AUTH && s->req_auth_tried)
+		a = ETQ_END_AUTH;		/* re-sent once after AUTH and refused again */
+	if (a == ETQ_AUTH)
+	{
+		s->req_auth_tried = true;
+		if (begin_auth(s, AUTH_FOR_REQ) == SYNC_AUTH_STARTED)
+		{
+			s->state = ST_AUTH;
+			return;
+		}
+		a = ETQ_END_AUTH;
+	}
+	/* a refused COUNT only means no COUNT: the window algorithm does without */
+	if (count && (a == ETQ_END_AUTH || a == ETQ_END_REFUSED))
+		a = ETQ_FAIL;
+	switch (a)
+	{
+		case ETQ_BACKOFF:
+			back_off(s);
+			break;
+		case ETQ_END_AUTH:
+			refuse(s, SYNC_END_AUTH_REQUIRED, s->has_key ? "auth-required after AUTH" : "auth-required and no "
+				   "bigbrotr.synchronizer_private_key");
+			break;
+		case ETQ_END_REFUSED:
+			refuse(s, SYNC_END_REFUSED, msg->prefix);
+			break;
+		default:
+			request_ended(s, false);
+			break;
+	}
+}
+
+/* An AUTH challenge: remembered; used only when a refusal asks for it (never eagerly). */
+static void
+challenged(SyncSession *s, const nostr_relay_msg *msg)
+{
+	char	   *c = malloc(msg->challenge_len + 1);
+
+	s->stats.auth_challenges++;
+	if (c == NULL)
+		return;
+	memcpy(c, msg->challenge, msg->challenge_len);
+	c[msg->challenge_len] = '\0';
+	free(s->challenge);
+	s->challenge = c;
+	s->challenge_len = msg->challenge_len;
+	if (s->auth_for != AUTH_FOR_NONE && !s->auth_sent)
+		send_auth(s);
+}
+
+static void
+auth_answered(SyncSession *s, const nostr_relay_msg *msg)
+{
+	if (s->auth_for == AUTH_FOR_NONE || !s->auth_sent || memcmp(msg->event_id, s->auth_event_id, 32) != 0)
+		return;
+	if (!msg->accepted)
+	{
+		record_refusal(s, "AUTH", msg);
+		slog(s, "AUTH refused: %s", msg->message);
+	}
+	auth_done(s, msg->accepted);
+}
+
+/* A new connection: no challenge, not authenticated; a pending AUTH fails. */
+static void
+auth_reset(SyncSession *s)
+{
+	free(s->challenge);
+	s->challenge = NULL;
+	s->challenge_len = 0;
+	s->authenticated = false;
+	if (s->auth_for == AUTH_FOR_CALLER)
+		s->auth_result = 0;
+	s->auth_for = AUTH_FOR_NONE;
+	s->auth_sent = false;
+}
+
+/* Etiquette deadlines, from sync_session_tick. */
+static void
+etiquette_tick(SyncSession *s, int64_t now)
+{
+	if (s->auth_for != AUTH_FOR_NONE && now > s->auth_deadline_ms)
+	{
+		slog(s, "%s within %d ms", s->auth_sent ? "no OK to our AUTH" : "no AUTH challenge", s->request_timeout_ms);
+		auth_done(s, false);
+	}
+	if (s->state == ST_BACKOFF && now >= s->resend_at_ms)
+	{
+		s->state = ST_OPEN;
+		resend(s);
+	}
+}
+
 static void
 on_open(WsConn *conn, void *user)
 {
@@ -235,6 +510,13 @@ on_open(WsConn *conn, void *user)
 	if (s->freed || s->state != ST_CONNECTING)
 		return;
 	s->connect_failures = 0;
+	if (s->neg_active)
+	{
+		s->state = ST_NEG;
+		neg_phase_open(s->neg, net_clock_ms());
+		check_neg(s);
+		return;
+	}
 	s->state = ST_OPEN;
 	advance(s);
 }
@@ -385,6 +667,8 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 		return;
 	}
 	valid = nostr_event_check_id(ev, &err) == NOSTR_OK;
+	if (valid && s->neg_active)
+		neg_phase_fetched(s->neg, msg->sub_id, ev->id);
 	cut = current && !sync_window_event(s->sw, ev->id, ev->pubkey, ev->created_at, ev->kind, valid);
 	if (!valid)
 	{
@@ -410,7 +694,10 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 			nostr_hex_encode(ev->id, 32, hex);
 			slog(s, "valid event %s created_at %lld holds U+0000, which PostgreSQL cannot store: "
 				 "kept as an unstorable shortfall", hex, (long long) ev->created_at);
-			sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, ev->created_at, ev->id, false);
+			if (s->neg && (s->neg_active || ev->created_at < s->window_start))
+				neg_phase_hold(s->neg, ev->created_at, ev->id, false);
+			else
+				sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, ev->created_at, ev->id, false);
 		}
 	}
 	else if (!buffer_event(s, ev, SYNC_EV_LOOKUP))
@@ -423,6 +710,108 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 		slog(s, "an answer went beyond the per-request bound: request ended, its window handled as full");
 		close_subscription(s);
 		request_ended(s, true);
+	}
+}
+
+/* ---- NIP-77: the negentropy phase, then the window algorithm from where it stopped ---- */
+
+static bool
+neg_send(void *arg, const char *text, size_t len)
+{
+	SyncSession *s = arg;
+
+	return s->conn && !s->closing && ws_send_text(s->conn, text, len);
+}
+
+/* Starts the window algorithm over [from, end] (after the negentropy phase fell back). */
+static bool
+start_window(SyncSession *s, int64_t from)
+{
+	sync_window *sw;
+
+	if (from < s->window_floor)
+		from = s->window_floor;
+	s->wc.start = from;
+	sw = sync_window_new(&s->wc);
+	if (sw == NULL)
+		return false;
+	sync_window_free(s->sw);
+	s->sw = sw;
+	s->window_start = from;
+	s->window_started = true;
+	s->neg_frontier_at_fallback = s->neg ? neg_phase_frontier(s->neg) : from - 1;
+	return true;
+}
+
+/* Reasons that say the relay does not speak negentropy (remembered), not a passing trouble. */
+static bool
+unsupported_reason(const char *reason)
+{
+	return strcmp(reason, "crowded_second") != 0 && strcmp(reason, "dropped") != 0 &&
+		strcmp(reason, "auth_required") != 0;
+}
+
+/* Acts on the phase's status after anything that may have changed it. */
+static void
+check_neg(SyncSession *s)
+{
+	const char *reason;
+	int64_t		from;
+
+	if (!s->neg_active || s->state == ST_DONE)
+		return;
+	if (neg_phase_auth_wanted(s->neg) && !s->neg_auth_pending)
+	{
+		SyncAuthStart r = sync_session_auth_needed(s);
+
+		if (r == SYNC_AUTH_STARTED)
+			s->neg_auth_pending = true;
+		else
+		{
+			slog(s, "NEG-OPEN needs AUTH: %s", r == SYNC_AUTH_NO_KEY ? "no bigbrotr.synchronizer_private_key" :
+				 r == SYNC_AUTH_ALREADY ? "already authenticated, still refused" : "AUTH busy");
+			neg_phase_auth_done(s->neg, false, net_clock_ms());
+		}
+	}
+	switch (neg_phase_status(s->neg))
+	{
+		case NEG_PHASE_RUNNING:
+			return;
+		case NEG_PHASE_OUT_OF_MEMORY:
+			s->neg_active = false;
+			finish(s, SYNC_END_OUT_OF_MEMORY);
+			return;
+		case NEG_PHASE_COMPLETE:
+			s->neg_active = false;
+			finish(s, SYNC_END_COMPLETE);
+			return;
+		case NEG_PHASE_FALLBACK:
+			break;
+	}
+	s->neg_active = false;
+	reason = neg_phase_fallback_reason(s->neg);
+	s->neg_unsupported_seen = unsupported_reason(reason);
+	from = neg_phase_frontier(s->neg) + 1;
+	slog(s, "negentropy (NIP-77) stopped (%s%s%s): %s from %lld", reason,
+		 *neg_phase_fallback_detail(s->neg) ? ": " : "", neg_phase_fallback_detail(s->neg),
+		 s->neg_mode == SYNC_NEG_ONLY ? "not falling back (negentropy only), a shortfall" :
+		 "the window algorithm goes on", (long long) from);
+	if (s->neg_mode == SYNC_NEG_ONLY)
+	{
+		if (from <= s->wc.end)
+			neg_phase_add_shortfall(s->neg, "no_negentropy", from, s->wc.end);
+		finish(s, SYNC_END_NO_NEGENTROPY);
+		return;
+	}
+	if (!start_window(s, from))
+	{
+		finish(s, SYNC_END_OUT_OF_MEMORY);
+		return;
+	}
+	if (s->state == ST_NEG)
+	{
+		s->state = ST_OPEN;
+		advance(s);
 	}
 }
 
@@ -458,14 +847,23 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 				close_subscription(s);
 				request_ended(s, true);
 			}
+			else if (s->neg_active)
+				neg_phase_eose(s->neg, msg.sub_id, net_clock_ms());
 			break;
 		case NOSTR_MSG_CLOSED:
 			if (current)
+				closed(s, &msg);
+			else if (s->neg_active && neg_phase_closed(s->neg, msg.sub_id, msg.message, net_clock_ms()))
 			{
 				s->stats.closed_by_relay++;
-				slog(s, "relay closed the %s: %s", counting(s) ? "COUNT" : "subscription", msg.message);
-				request_ended(s, false);
+				slog(s, "relay closed a negentropy subscription: %s", msg.message);
 			}
+			break;
+		case NOSTR_MSG_AUTH:
+			challenged(s, &msg);
+			break;
+		case NOSTR_MSG_OK:
+			auth_answered(s, &msg);
 			break;
 		case NOSTR_MSG_COUNT:
 			if (current && counting(s))
@@ -475,20 +873,39 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 				advance(s);
 			}
 			break;
+		case NOSTR_MSG_NEG_MSG:
+			if (s->neg_active)
+				(void) neg_phase_neg_msg(s->neg, msg.sub_id, msg.neg_msg, msg.neg_msg_len, len, net_clock_ms());
+			break;
+		case NOSTR_MSG_NEG_ERR:
+			if (s->neg_active && neg_phase_neg_err(s->neg, msg.sub_id, msg.message, len, net_clock_ms()))
+				slog(s, "NEG-ERR: %s", msg.message);
+			break;
 		case NOSTR_MSG_NOTICE:
 			s->stats.notices++;
 			if (s->stats.notices <= 3)
 				slog(s, "NOTICE: %s", msg.message);
+			if (s->state == ST_REQ)
+			{
+				/* counted and kept; the request's own timeout still applies */
+				s->stats.notices_in_flight++;
+				relay_reasons_add(&s->notice_reasons, msg.prefix);
+				record_refusal(s, "NOTICE", &msg);
+			}
 			if (counting(s))
 			{
 				slog(s, "COUNT (NIP-45) answered with a NOTICE: taken as unsupported");
 				request_ended(s, false);
 			}
+			else if (s->neg_active)
+				(void) neg_phase_notice(s->neg, msg.message);
 			break;
 		default:
 			break;
 	}
 	nostr_relay_msg_free(&msg);
+	if (s->neg_active)
+		check_neg(s);
 }
 
 static void
@@ -501,7 +918,11 @@ release(SyncSession *s)
 		free(s->log[i]);
 	free(s->log_current);
 	sync_window_free(s->sw);
+	neg_phase_free(s->neg);
+	free(s->kinds);
 	free(s->url);
+	free(s->challenge);
+	explicit_bzero(s->seckey, sizeof(s->seckey));
 	free(s);
 }
 
@@ -513,6 +934,7 @@ on_close(WsConn *conn, void *user, WsCloseReason reason, const char *detail)
 
 	s->conn = NULL;
 	s->closing = false;
+	auth_reset(s);
 	if (s->freed)
 	{
 		release(s);
@@ -529,6 +951,16 @@ on_close(WsConn *conn, void *user, WsCloseReason reason, const char *detail)
 			finish(s, SYNC_END_CONNECT_FAILED);
 			return;
 		}
+	}
+	else if (s->neg_active)
+	{
+		s->stats.reconnects++;
+		slog(s, "connection lost (%s): %s", ws_close_reason_name(reason), detail ? detail : "");
+		s->state = ST_RECONNECT_WAIT;
+		neg_phase_dropped(s->neg);
+		check_neg(s);
+		if (s->state == ST_DONE)
+			return;
 	}
 	else
 	{
@@ -583,8 +1015,64 @@ sync_session_new(WsLoop *loop, const SyncSessionConfig *config, nostr_pubkey_cac
 	s->cache = cache;
 	s->pool = config->pool;
 	s->known = config->known;
+	if (config->auth_seckey)
+	{
+		s->has_key = true;
+		memcpy(s->seckey, config->auth_seckey, 32);
+	}
+	s->auth_result = -1;
 	s->state = ST_WAITING;
 	s->start_at_ms = net_clock_ms() + (config->stagger_ms > 0 ? config->stagger_ms : 0);
+	s->wc = wc;
+	s->wc.kinds = NULL;
+	s->window_start = config->start;
+	s->window_started = true;
+	s->window_floor = config->start;
+	s->gap_cursor = config->has_neg_start ? config->known_cursor : INT64_MIN;
+	s->gap_frontier = config->has_neg_start ? config->known_frontier : INT64_MIN;
+	if (config->kinds && config->kinds_count > 0)
+	{
+		s->kinds = malloc(config->kinds_count * sizeof(int32_t));
+		if (s->kinds == NULL)
+		{
+			release(s);
+			return NULL;
+		}
+		memcpy(s->kinds, config->kinds, config->kinds_count * sizeof(int32_t));
+		s->wc.kinds = s->kinds;
+	}
+	s->neg_mode = config->negentropy;
+	if (config->negentropy != SYNC_NEG_OFF && !(config->neg_unsupported && config->negentropy == SYNC_NEG_AUTO))
+	{
+		NegPhaseConfig nc = {0};
+
+		nc.start = config->has_neg_start && config->neg_start < config->start ? config->neg_start : config->start;
+		nc.end = config->end;
+		nc.fetch_batch = config->limit;
+		nc.max_items = config->neg_max_items;
+		nc.frame_limit = config->max_message_size == 0 || config->max_message_size >= 240000 ? 60000 :
+			(config->max_message_size / 4 >= 4096 ? config->max_message_size / 4 : 4096);
+		nc.kinds = config->kinds;
+		nc.kinds_count = config->kinds_count;
+		nc.request_timeout_ms = s->request_timeout_ms;
+		s->neg = neg_phase_new(&nc, neg_send, s);
+		if (s->neg == NULL)
+		{
+			release(s);
+			return NULL;
+		}
+		s->neg_active = true;
+		s->window_started = false;
+		if (config->neg_unsupported)
+		{
+			/* negentropy only, and the relay is known not to speak it: nothing to try */
+			neg_phase_add_shortfall(s->neg, "no_negentropy", config->start, config->end);
+			s->neg_active = false;
+			s->state = ST_DONE;
+			s->end = SYNC_END_NO_NEGENTROPY;
+			slog(s, "negentropy only, and the relay does not speak it (remembered): not synced");
+		}
+	}
 	return s;
 }
 
@@ -611,6 +1099,15 @@ sync_session_tick(SyncSession *s)
 			if (now >= s->reconnect_at_ms)
 				connect_now(s);
 			break;
+		case ST_NEG:
+			if (s->neg_auth_pending && sync_session_auth_result(s) >= 0)
+			{
+				s->neg_auth_pending = false;
+				neg_phase_auth_done(s->neg, sync_session_auth_result(s) == 1, now);
+			}
+			neg_phase_tick(s->neg, now, s->paused);
+			check_neg(s);
+			break;
 		case ST_REQ:
 			if (now > s->deadline_ms && !s->paused)
 			{
@@ -623,6 +1120,7 @@ sync_session_tick(SyncSession *s)
 		default:
 			break;
 	}
+	etiquette_tick(s, now);
 }
 
 SyncSessionEnd
@@ -648,6 +1146,12 @@ sync_session_end_name(SyncSessionEnd end)
 			return "relay_timeout";
 		case SYNC_END_OUT_OF_MEMORY:
 			return "out_of_memory";
+		case SYNC_END_AUTH_REQUIRED:
+			return "auth_required";
+		case SYNC_END_REFUSED:
+			return "refused";
+		case SYNC_END_NO_NEGENTROPY:
+			return "no_negentropy";
 	}
 	return "unknown";
 }
@@ -659,15 +1163,42 @@ sync_session_events(const SyncSession *s, size_t *count)
 	return s->events;
 }
 
+/*
+ * The phase's cursor until the window algorithm starts; then the window's, unless a shortfall of
+ * the phase holds the cursor below where the window began.
+ */
 int64_t
 sync_session_cursor(const SyncSession *s)
 {
+	int64_t		nc,
+				nf;
+
+	if (s->neg == NULL)
+		return sync_window_cursor(s->sw);
+	nc = neg_phase_cursor(s->neg);
+	if (!s->window_started)
+		return nc;
+	nf = neg_phase_frontier(s->neg);
+	/* a shortfall or hold of the phase; or a gap before the window the stored cursor does not cover */
+	if (nc < nf || nf < s->neg_frontier_at_fallback ||
+		(nc < s->window_start - 1 && s->window_start - 1 > s->gap_cursor))
+		return nc;
 	return sync_window_cursor(s->sw);
 }
 
 int64_t
 sync_session_frontier(const SyncSession *s)
 {
+	int64_t		nf;
+
+	if (s->neg == NULL)
+		return sync_window_frontier(s->sw);
+	nf = neg_phase_frontier(s->neg);
+	if (!s->window_started)
+		return nf;
+	if (nf < s->neg_frontier_at_fallback ||
+		(nf < s->window_start - 1 && s->window_start - 1 > s->gap_frontier))
+		return nf;
 	return sync_window_frontier(s->sw);
 }
 
@@ -732,13 +1263,13 @@ below_rest(const SyncSession *s, size_t k, int64_t c)
 int64_t
 sync_session_cursor_for(const SyncSession *s, size_t k)
 {
-	return below_rest(s, k, sync_window_cursor(s->sw));
+	return below_rest(s, k, sync_session_cursor(s));
 }
 
 int64_t
 sync_session_frontier_for(const SyncSession *s, size_t k)
 {
-	return below_rest(s, k, sync_window_frontier(s->sw));
+	return below_rest(s, k, sync_session_frontier(s));
 }
 
 void
@@ -785,7 +1316,55 @@ sync_session_paused(const SyncSession *s)
 void
 sync_session_hold(SyncSession *s, int64_t created_at, const uint8_t id[32])
 {
-	sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, created_at, id, true);
+	if (s->neg && (!s->window_started || created_at < s->window_start))
+		neg_phase_hold(s->neg, created_at, id, true);
+	else
+		sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, created_at, id, true);
+}
+
+bool
+sync_session_neg_items_wanted(const SyncSession *s, int64_t *since, int64_t *until, size_t *max)
+{
+	return s->neg_active && s->state != ST_DONE && neg_phase_items_wanted(s->neg, since, until, max);
+}
+
+void
+sync_session_neg_give_items(SyncSession *s, const neg_item *items, size_t count)
+{
+	if (!s->neg_active)
+		return;
+	neg_phase_give_items(s->neg, items, count, net_clock_ms());
+	check_neg(s);
+}
+
+size_t
+sync_session_neg_need(SyncSession *s, const uint8_t (**ids)[32], size_t max)
+{
+	*ids = NULL;
+	if (!s->neg_active || s->state == ST_DONE)
+		return 0;
+	return neg_phase_need(s->neg, ids, max);
+}
+
+void
+sync_session_neg_linked(SyncSession *s, size_t n, const uint8_t (*missing)[32], size_t n_missing)
+{
+	if (!s->neg_active)
+		return;
+	neg_phase_linked(s->neg, n, missing, n_missing, net_clock_ms());
+	check_neg(s);
+}
+
+const NegPhase *
+sync_session_neg(const SyncSession *s)
+{
+	return s->neg;
+}
+
+bool
+sync_session_neg_unsupported(const SyncSession *s)
+{
+	return s->neg_unsupported_seen;
 }
 
 bool
@@ -867,4 +1446,38 @@ sync_session_free(SyncSession *s)
 	}
 	else
 		release(s);
+}
+
+const RelayReasons *
+sync_session_closed_reasons(const SyncSession *s)
+{
+	return &s->closed_reasons;
+}
+
+const RelayReasons *
+sync_session_notice_reasons(const SyncSession *s)
+{
+	return &s->notice_reasons;
+}
+
+const SyncRefusal *
+sync_session_last_refusal(const SyncSession *s)
+{
+	return &s->refusal;
+}
+
+SyncAuthStart
+sync_session_auth_needed(SyncSession *s)
+{
+	SyncAuthStart r = begin_auth(s, AUTH_FOR_CALLER);
+
+	if (r == SYNC_AUTH_STARTED)
+		s->auth_result = -1;
+	return r;
+}
+
+int
+sync_session_auth_result(const SyncSession *s)
+{
+	return s->auth_result;
 }

@@ -22,6 +22,8 @@
 #include "net/ws_client.h"
 #include "nostr/event.h"
 #include "sync/known_cache.h"
+#include "sync/neg_phase.h"
+#include "sync/relay_etiquette.h"
 #include "sync/sync_window.h"
 #include "sync/verify_pool.h"
 
@@ -47,7 +49,32 @@ typedef struct SyncSessionConfig
 	int64_t		known_largest_answer;	/* see sync_window_config; 0: unknown */
 	VerifyPool *pool;			/* signature checks on these threads; NULL: on the caller's */
 	KnownCache *known;			/* (id, sig) pairs known archived; NULL: none */
+	/*
+	 * NIP-77: SYNC_NEG_AUTO reconciles the range with negentropy first (sync/neg_phase) and falls
+	 * back to the window algorithm from where it stopped; SYNC_NEG_ONLY does not fall back (the
+	 * relay ends "no_negentropy" with a shortfall over the rest). neg_unsupported: the relay's
+	 * state says it does not speak it (auto: the window algorithm at once; only: ends at once).
+	 */
+	int			negentropy;		/* SYNC_NEG_OFF (0), SYNC_NEG_AUTO, SYNC_NEG_ONLY */
+	bool		neg_unsupported;
+	size_t		neg_max_items;	/* archive items per chunk; 0: 100,000 */
+	/*
+	 * has_neg_start: the phase reconciles [neg_start, end] (a rescan over the relay's whole
+	 * history), while the window algorithm, should it take over, still starts no earlier than
+	 * start; [neg_start, start) is then covered by the relay's stored cursor, known_cursor
+	 * (known_frontier for the frontier).
+	 */
+	bool		has_neg_start;
+	int64_t		neg_start;
+	int64_t		known_cursor;
+	int64_t		known_frontier;
+	const uint8_t *auth_seckey; /* NIP-42 key, 32 bytes (copied); NULL: none, a relay demanding
+								 * AUTH ends with "auth_required" */
 } SyncSessionConfig;
+
+#define SYNC_NEG_OFF 0
+#define SYNC_NEG_AUTO 1
+#define SYNC_NEG_ONLY 2
 
 /*
  * Where a buffered event stands. Its id was checked against its content on arrival (cheap); the
@@ -92,6 +119,15 @@ typedef struct SyncSessionStats
 	int64_t		request_timeouts;
 	int64_t		closed_by_relay;	/* CLOSED answers */
 	int64_t		notices;
+	/* relay etiquette (CLOSED reasons, NIP-42; see sync_session_closed_reasons) */
+	int64_t		notices_in_flight;	/* NOTICEs while a request was in flight */
+	int64_t		auth_challenges;	/* AUTH challenges received */
+	int64_t		auth_attempts;	/* signed AUTH events sent (only after a refusal: never eagerly) */
+	int64_t		auth_ok;		/* AUTH accepted (OK true) */
+	int64_t		auth_failed;	/* AUTH refused (OK false) or not answered within request_timeout */
+	int64_t		rate_limited;	/* rate-limited answers: backed off, the request re-sent */
+	int64_t		backoff_ms;		/* time spent backing off */
+	int64_t		resends;		/* requests re-sent after a backoff or an AUTH */
 } SyncSessionStats;
 
 typedef enum SyncSessionEnd
@@ -101,7 +137,10 @@ typedef enum SyncSessionEnd
 	SYNC_END_GIVEN_UP,			/* the algorithm gave up after failures in a row */
 	SYNC_END_CONNECT_FAILED,	/* could not connect, repeatedly */
 	SYNC_END_RELAY_TIMEOUT,		/* the per-relay budget ran out */
-	SYNC_END_OUT_OF_MEMORY
+	SYNC_END_OUT_OF_MEMORY,
+	SYNC_END_AUTH_REQUIRED,		/* the relay demands AUTH we cannot give (no key, refused, again) */
+	SYNC_END_REFUSED,			/* restricted: or blocked: for our filter: ends for this cycle */
+	SYNC_END_NO_NEGENTROPY		/* negentropy "only" and the relay does not speak it */
 } SyncSessionEnd;
 
 /* NULL on ENOMEM or a bad config. The session connects on its first tick after the stagger. */
@@ -171,8 +210,61 @@ bool		sync_session_hints_wanted(const SyncSession *s, int64_t *second, const int
 void		sync_session_give_hints(SyncSession *s, const int32_t *kinds, size_t kinds_count,
 									const uint8_t (*authors)[32], size_t authors_count);
 
+/*
+ * The negentropy phase's questions to the caller, answered between loop slices: the relay's
+ * archive items in [*since, *until] (at most *max; sorted by created_at, id), and the needed ids
+ * to link (insert_sightings: hand back those the archive does not hold, which are then fetched).
+ */
+bool		sync_session_neg_items_wanted(const SyncSession *s, int64_t *since, int64_t *until,
+										  size_t *max);
+void		sync_session_neg_give_items(SyncSession *s, const neg_item *items, size_t count);
+size_t		sync_session_neg_need(SyncSession *s, const uint8_t (**ids)[32], size_t max);
+void		sync_session_neg_linked(SyncSession *s, size_t n, const uint8_t (*missing)[32],
+									size_t n_missing);
+/* The negentropy phase (NULL when the session did not try it), for its stats and shortfalls. */
+const NegPhase *sync_session_neg(const SyncSession *s);
+/* Whether it was tried and the relay turned out not to speak it (remember that). */
+bool		sync_session_neg_unsupported(const SyncSession *s);
+
 const SyncSessionStats *sync_session_stats(const SyncSession *s);
 const sync_window *sync_session_window(const SyncSession *s);
+
+/*
+ * Relay etiquette. Counted reasons: CLOSED prefixes, and the prefixes of NOTICEs received while a
+ * request was in flight (a NOTICE does not end the request: its timeout still applies).
+ */
+const RelayReasons *sync_session_closed_reasons(const SyncSession *s);
+const RelayReasons *sync_session_notice_reasons(const SyncSession *s);
+
+/* The relay's last refusal (a CLOSED, an AUTH's OK false, a NOTICE during a request). */
+typedef struct SyncRefusal
+{
+	bool		set;
+	const char *kind;			/* "CLOSED", "AUTH" or "NOTICE" */
+	char		prefix[NOSTR_MSG_PREFIX_MAX];	/* "" when the message had none */
+	char		message[256];	/* sanitized (relay_etiquette_sanitize), truncated */
+	int64_t		at;				/* Unix seconds */
+} SyncRefusal;
+const SyncRefusal *sync_session_last_refusal(const SyncSession *s);
+
+/*
+ * NIP-42 for a refusal other than a REQ's or a COUNT's (which the session handles itself), e.g. a
+ * NEG-OPEN answered with NEG-ERR "auth-required: ...". Authentication is lazy: only when a relay
+ * refuses, never on a mere challenge. STARTED: the challenge (the one received, or the next one
+ * within request_timeout) is signed and sent; poll sync_session_auth_result, then re-send what was
+ * refused once. NO_KEY / ALREADY (this connection already authenticated: our key is not enough) /
+ * BUSY (an AUTH is already pending): nothing sent.
+ */
+typedef enum SyncAuthStart
+{
+	SYNC_AUTH_STARTED,
+	SYNC_AUTH_NO_KEY,
+	SYNC_AUTH_ALREADY,
+	SYNC_AUTH_BUSY
+} SyncAuthStart;
+SyncAuthStart sync_session_auth_needed(SyncSession *s);
+/* -1: pending (or never started), 0: failed (OK false, no OK in time, connection lost), 1: authenticated. */
+int			sync_session_auth_result(const SyncSession *s);
 
 /* The next queued log line (NULL when none); valid until the next call. */
 const char *sync_session_next_log(SyncSession *s);

@@ -595,7 +595,7 @@ report_shortfall(sync_window *sw, sync_shortfall_reason reason, const sw_item *i
 		s->counted = -1;
 	}
 	freeze(&sw->cursor_freeze, it->since - 1);
-	if (reason == SYNC_SHORTFALL_FAILED)
+	if (reason == SYNC_SHORTFALL_FAILED || reason == SYNC_SHORTFALL_REFUSED)
 		freeze(&sw->frontier_freeze, it->since - 1);
 }
 
@@ -1197,6 +1197,40 @@ sync_window_answer(sync_window *sw, bool eose)
 }
 
 void
+sync_window_resend(sync_window *sw)
+{
+	if (sw->phase != PHASE_MAIN && sw->phase != PHASE_FOLLOWUP)
+		return;				/* a COUNT holds nothing yet; nothing else is in flight */
+	/* what the refused attempt brought comes again: it is not part of the answer twice */
+	sw->cur.n = 0;
+	sw->cur.total = 0;
+	sw->cur.outside = 0;
+	sw->cur.truncated = false;
+	sw->stats.resends++;
+}
+
+void
+sync_window_refused(sync_window *sw)
+{
+	sw_item		refused = {0};
+
+	if (sw->given_up || sw->oom || (sw->phase == PHASE_IDLE && sw->depth == 0))
+		return;
+	/* everything from the oldest unfinished second to the end, as for a relay given up */
+	refused.since = sw->phase == PHASE_IDLE ? sw->end : sw->item.since;
+	if (sw->group.active && sw->group.root.since < refused.since)
+		refused.since = sw->group.root.since;
+	for (size_t i = 0; i < sw->depth; i++)
+		if (sw->stack[i].type != ITEM_PROVE && sw->stack[i].since < refused.since)
+			refused.since = sw->stack[i].since;
+	refused.until = sw->end;
+	report_shortfall(sw, SYNC_SHORTFALL_REFUSED, &refused, sw->end, sw->cur.total);
+	sw->depth = 0;
+	sw->group.active = false;
+	done_with_item(sw);
+}
+
+void
 sync_window_count(sync_window *sw, bool answered, int64_t count)
 {
 	if (sw->phase != PHASE_COUNT || sw->oom)
@@ -1350,6 +1384,8 @@ sync_shortfall_reason_name(sync_shortfall_reason reason)
 			return "unproven";
 		case SYNC_SHORTFALL_UNSTORABLE:
 			return "unstorable";
+		case SYNC_SHORTFALL_REFUSED:
+			return "refused";
 	}
 	return "unknown";
 }

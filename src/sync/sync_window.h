@@ -96,7 +96,8 @@ typedef enum sync_shortfall_reason
 	SYNC_SHORTFALL_NO_NARROWING,	/* overflowing answer with no valid event to narrow by */
 	SYNC_SHORTFALL_FAILED,		/* the relay failed too many requests in a row: given up */
 	SYNC_SHORTFALL_UNPROVEN,	/* a narrowed window whose completeness could not be proven */
-	SYNC_SHORTFALL_UNSTORABLE	/* one valid event the archive could not store (sync_window_hold) */
+	SYNC_SHORTFALL_UNSTORABLE,	/* one valid event the archive could not store (sync_window_hold) */
+	SYNC_SHORTFALL_REFUSED		/* the relay refused our filter for this cycle (sync_window_refused) */
 } sync_shortfall_reason;
 
 typedef struct sync_shortfall
@@ -130,6 +131,7 @@ typedef struct sync_window_stats
 	int64_t		events_received;	/* everything fed, inside or outside the filter */
 	int64_t		events_outside;	/* fed events outside the asked filter */
 	int64_t		proven_cap;		/* a silent cap below the limit proven by a follow-up; 0: none */
+	int64_t		resends;		/* requests sent again (rate-limited, after AUTH): no failure */
 } sync_window_stats;
 
 /* NULL on ENOMEM or a bad config (limit < 1, end < start is fine: nothing to do). */
@@ -152,6 +154,20 @@ void		sync_window_unparsed(sync_window *sw);
 
 /* The current request ended: eose true for EOSE, false for a timeout, drop or CLOSED. */
 void		sync_window_answer(sync_window *sw, bool eose);
+
+/*
+ * The current request is sent again as it was (the relay asked us to wait, rate-limited, or to
+ * authenticate first): what its refused attempt received is forgotten, and it is no failure.
+ */
+void		sync_window_resend(sync_window *sw);
+
+/*
+ * The relay refuses the session's filter for this cycle (restricted, blocked, an AUTH we cannot
+ * give): everything from the oldest unfinished second to the end is one "refused" shortfall, the
+ * session has no more work, and the cursor and the frontier stay below it (the next cycle asks
+ * again). Not a failure, not given up.
+ */
+void		sync_window_refused(sync_window *sw);
 
 /* The COUNT request ended: answered with count, or not (CLOSED, NOTICE, timeout: unsupported). */
 void		sync_window_count(sync_window *sw, bool answered, int64_t count);

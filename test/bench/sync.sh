@@ -54,7 +54,7 @@ M_URLS=("${URLS[@]:0:R}"); A_URLS=("${URLS[@]:R:R}"); B_URLS=("${URLS[@]:2*R:R}"
 
 # BENCH_SETTINGS: extra postgresql.conf lines separated by ';' (e.g. "bigbrotr.synchronizer_verify_threads = 1")
 IFS=';' read -r -a EXTRA <<< "${BENCH_SETTINGS:-}"
-bench_cluster "bigbrotr.allow_private_addresses = on" "bigbrotr.synchronizer_stagger_delay = 0" \
+bench_cluster "bigbrotr.allow_private_addresses = on" "bigbrotr.synchronizer_stagger_delay = 0" "bigbrotr.synchronizer_negentropy = off" \
   "bigbrotr.synchronizer_max_processes = 2" "shared_buffers = 512MB" "${EXTRA[@]}"
 BATCH=$(q -c "SHOW bigbrotr.synchronizer_batch_size")
 LIMIT=$(q -c "SHOW bigbrotr.synchronizer_limit")

@@ -104,6 +104,7 @@ before(async () => {
     'bigbrotr.synchronizer_max_processes': 1,
     'bigbrotr.synchronizer_max_parallel': 2,
     'bigbrotr.synchronizer_request_timeout': scaledSeconds(10),
+    'bigbrotr.synchronizer_negentropy': 'off', // these fixtures do not speak NIP-77: the window algorithm's tests
     'bigbrotr.synchronizer_limit': 100,
   });
 });
@@ -125,7 +126,7 @@ after(async () => {
   await setConfig({
     'bigbrotr.log_level': null, 'bigbrotr.finder_interval': null, 'bigbrotr.synchronizer_stagger_delay': null,
     'bigbrotr.synchronizer_max_processes': null, 'bigbrotr.synchronizer_max_parallel': null,
-    'bigbrotr.synchronizer_request_timeout': null, 'bigbrotr.synchronizer_limit': null,
+    'bigbrotr.synchronizer_request_timeout': null, 'bigbrotr.synchronizer_negentropy': null, 'bigbrotr.synchronizer_limit': null,
     'bigbrotr.initializer_seed_file': null,
   }).catch(() => {});
   await setConfig({ 'bigbrotr.initializer_seed_max_size': null }).catch(() => {});

@@ -119,6 +119,7 @@ before(async () => {
     'bigbrotr.synchronizer_stagger_delay': 0,
     'bigbrotr.synchronizer_max_processes': 1,
     'bigbrotr.synchronizer_request_timeout': scaledSeconds(10),
+    'bigbrotr.synchronizer_negentropy': 'off', // these fixtures do not speak NIP-77: the window algorithm's tests
     'bigbrotr.log_level': 'warning',
   });
 });
@@ -133,7 +134,7 @@ after(async () => {
     'bigbrotr.debug_interval_ms': null, 'bigbrotr.finder_delay_between_requests': null,
     'bigbrotr.monitor_min_age_since_check': null,
     'bigbrotr.monitor_timeout': null, 'bigbrotr.synchronizer_stagger_delay': null,
-    'bigbrotr.synchronizer_max_processes': null, 'bigbrotr.synchronizer_request_timeout': null,
+    'bigbrotr.synchronizer_max_processes': null, 'bigbrotr.synchronizer_request_timeout': null, 'bigbrotr.synchronizer_negentropy': null,
     'bigbrotr.log_level': null, 'bigbrotr.monitor_max_parallel': null, 'bigbrotr.monitor_page_size': null,
   });
 });

@@ -384,3 +384,19 @@ test('SIGTERM mid-cycle stops within 5 s and keeps what was measured', async () 
   for (const u of silent) assert.ok(!stored.includes(u), `${u} was still in flight: not stored`);
   await setConfig({ 'bigbrotr.monitor_timeout': `${CHECK_TIMEOUT_S}s`, 'bigbrotr.monitor_batch_size': 4 });
 });
+
+test('an observed NIP-42 demand on the read test is the nip66 fact auth_required', async () => {
+  const challenge = bad.url('/challenge');
+  await addRelays([challenge]);
+  await sleep(1100);
+  const s = await runOneCycle();
+  assert.equal(Number(s.cycles_failed), 0, s.last_error || '');
+  const L = await latest();
+  assert.equal(L[urls.auth].nip66_auth_required, true, 'CLOSED auth-required: on the read test');
+  assert.equal(L[challenge].nip66_auth_required, true, 'an AUTH challenge during the read test');
+  assert.equal(L[challenge].nip66_readable, true, 'it answered the REQ without AUTH: still readable');
+  assert.equal(L[urls.good].nip66_auth_required, false, 'no challenge, EOSE: observed not to demand AUTH');
+  assert.equal(L[urls.restricted].nip66_auth_required, false, 'restricted: is not a NIP-42 demand');
+  assert.equal(L[urls.refused].nip66_auth_required, null, 'not openable: unknown');
+  assert.equal(L[urls.good].nip11_limitation.auth_required, false, 'the NIP-11 claim stays separate');
+});

@@ -45,6 +45,7 @@ before(async () => {
     'bigbrotr.synchronizer_max_processes': 2,
     'bigbrotr.synchronizer_max_parallel': 10,
     'bigbrotr.synchronizer_request_timeout': scaledSeconds(10),
+    'bigbrotr.synchronizer_negentropy': 'off', // these fixtures do not speak NIP-77: the window algorithm's tests
     'bigbrotr.synchronizer_limit': 500,
   });
 });
@@ -53,7 +54,7 @@ after(async () => {
   await stopAndWait().catch(() => {});
   await setConfig({
     'bigbrotr.synchronizer_stagger_delay': null, 'bigbrotr.synchronizer_max_processes': null,
-    'bigbrotr.synchronizer_max_parallel': null, 'bigbrotr.synchronizer_request_timeout': null,
+    'bigbrotr.synchronizer_max_parallel': null, 'bigbrotr.synchronizer_request_timeout': null, 'bigbrotr.synchronizer_negentropy': null,
     'bigbrotr.synchronizer_limit': null, 'bigbrotr.synchronizer_rescan_interval': null,
   });
   for (const r of relays) await r.close().catch(() => {});

@@ -38,6 +38,7 @@ before(async () => {
     'bigbrotr.synchronizer_max_processes': 2,
     'bigbrotr.synchronizer_max_parallel': 4,
     'bigbrotr.synchronizer_request_timeout': scaledSeconds(10), // every fixture answers well within it
+    'bigbrotr.synchronizer_negentropy': 'off', // these fixtures do not speak NIP-77: the window algorithm's tests
     'bigbrotr.synchronizer_limit': 500,
   });
 });
@@ -46,7 +47,7 @@ after(async () => {
   await sql("SELECT bigbrotr.bigbrotr_stop('synchronizer')").catch(() => {});
   await setConfig({
     'bigbrotr.synchronizer_stagger_delay': null, 'bigbrotr.synchronizer_max_processes': null,
-    'bigbrotr.synchronizer_max_parallel': null, 'bigbrotr.synchronizer_request_timeout': null,
+    'bigbrotr.synchronizer_max_parallel': null, 'bigbrotr.synchronizer_request_timeout': null, 'bigbrotr.synchronizer_negentropy': null,
     'bigbrotr.synchronizer_limit': null,
   });
   for (const r of relays) await r.close().catch(() => {});

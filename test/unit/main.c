@@ -64,9 +64,11 @@ main(void)
 	test_relay_url();
 	test_message();
 	test_negentropy();
+	test_neg_phase();
 	test_nip11();
 	test_sync_window();
 	test_verify_pool();
+	test_relay_etiquette();
 	printf("%d passed, %d failed\n", tap_passed, tap_failed);
 	return tap_failed ? 1 : 0;
 }

@@ -24,8 +24,10 @@ void		test_keys(void);
 void		test_relay_url(void);
 void		test_message(void);
 void		test_negentropy(void);
+void		test_neg_phase(void);
 void		test_nip11(void);
 void		test_sync_window(void);
 void		test_verify_pool(void);
+void		test_relay_etiquette(void);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "core/bigbrotr.h"
 #include "services/common/net_setup.h"
+#include "services/common/private_key.h"
 #include "nostr/keys.h"
 #include "services/monitor/monitor.h"
 #include "services/services.h"
@@ -38,31 +39,11 @@ static int	monitor_nip11_max_size = 64 * 1024;
 static int	monitor_page_size = 500;
 static char *monitor_private_key = NULL;
 
-/*
- * bigbrotr.monitor_private_key is refused when set to anything but a usable key: 64 hexadecimal
- * characters that are a valid secp256k1 secret key. The message never quotes the value (PostgreSQL's
- * own "invalid value for parameter" would), and starts with "bigbrotr " so that secret_log.c lets it
- * through to the log: it names the setting, never its value. Empty means no write test.
- */
+/* bigbrotr.monitor_private_key: the shared rules (services/common/private_key.c). */
 static bool
 check_private_key(char **newval, void **extra, GucSource source)
 {
-	uint8		seckey[32];
-	nostr_error err;
-	bool		ok;
-
-	if (*newval == NULL || (*newval)[0] == '\0')
-		return true;
-	ok = nostr_seckey_from_hex(*newval, strlen(*newval), seckey, &err) == NOSTR_OK;
-	explicit_bzero(seckey, sizeof(seckey));
-	if (ok)
-		return true;
-	GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
-	/* nostr errors about keys say what is wrong (length, not hex, not a valid key), never the value. */
-	GUC_check_errmsg("bigbrotr refuses this value of \"bigbrotr.monitor_private_key\": %s", err.message);
-	GUC_check_errdetail("The value is not shown.");
-	GUC_check_errhint("Set 64 hexadecimal characters (a secp256k1 secret key), or an empty string for no write test.");
-	return false;
+	return bb_private_key_check("bigbrotr.monitor_private_key", "no write test", newval);
 }
 
 void
@@ -91,12 +72,9 @@ monitor_define_gucs(void)
 	bb_define_int_setting("bigbrotr.monitor_page_size",
 						  "Due relays read per query; the cycle holds at most this many besides its checks in flight.",
 						  &monitor_page_size, 500, 1, 100000, 0);
-	/* A secret: hidden from other roles and from SHOW ALL; secret_log.c keeps it out of the log. */
-	DefineCustomStringVariable("bigbrotr.monitor_private_key",
-							   "Hex private key signing the write test's event; empty: no write test.",
-							   NULL, &monitor_private_key, "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   check_private_key, NULL, NULL);
+	bb_define_private_key_setting("bigbrotr.monitor_private_key",
+								  "Hex private key signing the write test's event; empty: no write test.",
+								  &monitor_private_key, check_private_key);
 }
 
 typedef struct MonitorNet
@@ -313,21 +291,12 @@ finish_check(ServiceCycle *cycle, MonitorStore *store, MonitorCheck *check)
 static void
 read_settings(MonitorSettings *settings)
 {
-	nostr_error err;
-
 	memset(settings, 0, sizeof(*settings));
 	settings->timeout_ms = monitor_timeout * 1000;
 	settings->tor_timeout_ms = monitor_tor_timeout * 1000;
 	settings->nip11_max_size = monitor_nip11_max_size;
-	if (monitor_private_key && monitor_private_key[0] != '\0')
-	{
-		/* nostr errors never quote the key, so the message is safe to log. */
-		if (nostr_seckey_from_hex(monitor_private_key, strlen(monitor_private_key), settings->seckey, &err) == NOSTR_OK)
-			settings->write_test = true;
-		else
-			bb_log(BB_WARNING, "bigbrotr.monitor_private_key is not usable (%s): no write tests this cycle",
-				   err.message);
-	}
+	if (bb_private_key_load("bigbrotr.monitor_private_key", monitor_private_key, settings->seckey))
+		settings->write_test = true;
 }
 
 /*

@@ -73,6 +73,11 @@ typedef struct MonitorCheck
 	char		open_problem[256];
 	char		read_problem[256];
 	char		write_problem[256];
+	/*
+	 * NIP-42 observed on the read test (a NIP-66 fact, apart from what NIP-11 claims): the relay
+	 * sent an AUTH challenge or closed the REQ with "auth-required:".
+	 */
+	bool		auth_required;
 } MonitorCheck;
 
 

@@ -3,7 +3,8 @@
  * NIP-11: a GET of the relay URL over http(s) with Accept: application/nostr+json, size-capped and
  * limited by the check's deadline. NIP-66: one WebSocket; open (rtt_open: connect to established),
  * then a REQ with limit 1 (readable on EVENT or EOSE, rtt_read from REQ to the first answer; CLOSED
- * is not readable) and, with a private key, a signed ephemeral event (writable when OK is true,
+ * is not readable; an AUTH challenge or a CLOSED "auth-required:" meanwhile is recorded as
+ * auth_required) and, with a private key, a signed ephemeral event (writable when OK is true,
  * rtt_write from EVENT to OK). REQ and EVENT go out together, so a relay that never answers one
  * costs the check no more than its deadline.
  *
@@ -72,6 +73,8 @@ take_read_answer(MonitorCheck *check, const nostr_relay_msg *msg)
 	if (check->read_answered || strcmp(msg->sub_id, check->sub_id) != 0)
 		return;
 	check->read_answered = true;
+	if (msg->type == NOSTR_MSG_CLOSED && strcmp(msg->prefix, "auth-required") == 0)
+		check->auth_required = true;
 	if (msg->type == NOSTR_MSG_CLOSED)
 		snprintf(check->read_problem, sizeof(check->read_problem), "the relay closed the subscription: %s",
 				 msg->message);
@@ -113,8 +116,13 @@ on_message(WsConn *conn, void *user, const char *data, size_t len)
 							 "the relay refused the event: %s", msg.message);
 			}
 			break;
+		case NOSTR_MSG_AUTH:
+			/* a challenge during the read test: the relay speaks NIP-42 (we never answer it) */
+			if (!check->read_answered)
+				check->auth_required = true;
+			break;
 		default:
-			break;				/* NOTICE, AUTH, COUNT: nothing to measure */
+			break;				/* NOTICE, COUNT: nothing to measure */
 	}
 	nostr_relay_msg_free(&msg);
 	check_done_with_socket(check);

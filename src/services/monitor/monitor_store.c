@@ -61,6 +61,9 @@ monitor_store_add(MonitorStore *store, const MonitorCheck *check)
 	write_rtt(w, "rtt_open", check->rtt_open);
 	write_rtt(w, "rtt_read", check->rtt_read);
 	write_rtt(w, "rtt_write", check->rtt_write);
+	/* observed on the read test; unknown (absent: NULL) when the relay could not be opened */
+	if (check->openable)
+		json_writer_bool(w, "auth_required", check->auth_required);
 	json_writer_end_object(w);
 	json_writer_raw(w, "nip11", check->nip11_json);
 	json_writer_end_object(w);

@@ -561,3 +561,48 @@ sync_store_finish(const char *url, int64 cycle, const char *stats_json, const ch
 			   7, types, values, nulls, false);
 	bb_tx_commit();
 }
+
+/* ---- relay etiquette: the relay's NIP-11 max_limit, its last refusal ---- */
+
+int64
+sync_store_max_limit(const char *url)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(url)};
+	int64		max_limit;
+
+	/*
+	 * Only a whole JSON number in 1 .. 2^31-1 counts: a document claiming 0, a negative, a
+	 * fraction, a huge number or a string is ignored (the window algorithm's cap detection stays
+	 * the authority whatever the document says).
+	 */
+	bb_tx_begin();
+	bb_spi_run(&plan,
+			   "SELECT CASE WHEN b.n BETWEEN 1 AND 2147483647 AND b.n = trunc(b.n) THEN b.n::bigint END"
+			   " FROM (SELECT CASE WHEN jsonb_typeof(a.v) = 'number' THEN a.v::text::numeric END AS n"
+			   "       FROM (SELECT CASE WHEN jsonb_typeof(m.nip11_limitation) = 'object'"
+			   "                         THEN m.nip11_limitation->'max_limit' END AS v"
+			   "               FROM bigbrotr.relay_metadata_latest m WHERE m.relay_url = $1) a) b",
+			   1, types, values, NULL, true);
+	max_limit = bb_spi_int64_result();
+	bb_tx_commit();
+	return max_limit;
+}
+
+void
+sync_store_refusal(const char *url, const char *refusal_json)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {TEXTOID, TEXTOID, INT8OID};
+	Datum		values[3] = {CStringGetTextDatum(url), CStringGetTextDatum(refusal_json), Int64GetDatum(bb_unix_now())};
+
+	bb_tx_begin();
+	bb_spi_run(&plan,
+			   "INSERT INTO bigbrotr.service_state AS s (service_name, state, updated_at)"
+			   " VALUES (" STATE_KEY ", jsonb_build_object('last_refusal', $2::jsonb), $3)"
+			   " ON CONFLICT (service_name) DO UPDATE SET"
+			   "   state = s.state || jsonb_build_object('last_refusal', $2::jsonb), updated_at = $3",
+			   3, types, values, NULL, false);
+	bb_tx_commit();
+}

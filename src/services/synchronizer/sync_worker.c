@@ -38,6 +38,7 @@
 #define FLUSH_EVERY_MS 1000
 #define CLAIM_RETRY_MS 1000
 #define MAX_MESSAGE_SIZE (4 * 1024 * 1024)
+#define NEG_UNSUPPORTED_SECONDS 86400	/* how long "no negentropy" is remembered */
 
 typedef struct Slot
 {
@@ -58,6 +59,9 @@ typedef struct Slot
 	int64		hint_queries;
 	int64		lookups;
 	bool		failed;			/* storing failed: the relay is abandoned for this cycle */
+	bool		neg_skipped;	/* negentropy not tried: the relay is known not to speak it */
+	int64		neg_queries;	/* archive queries of its negentropy phase */
+	int64		limit;			/* the REQ limit used (NIP-11 max_limit when below the GUC) */
 } Slot;
 
 static VerifyPool *verify_pool = NULL;
@@ -180,6 +184,94 @@ answer_hints(Slot *slot)
 	pfree(out_authors);
 }
 
+typedef struct NegQuery
+{
+	Slot	   *slot;
+	int64		since;
+	int64		until;
+	size_t		max;
+	neg_item   *items;
+	const uint8 (*ids)[32];
+	uint8		(*missing)[32];
+	size_t		n;
+} NegQuery;
+
+static void
+neg_items_query(void *arg)
+{
+	NegQuery   *q = arg;
+
+	q->n = sync_neg_items(q->slot->claim.url, q->since, q->until, q->max, q->items);
+}
+
+static void
+neg_link_query(void *arg)
+{
+	NegQuery   *q = arg;
+
+	q->n = sync_neg_link(q->slot->claim.url, q->slot->claim.network, q->ids, q->n, bb_unix_now(), q->missing);
+}
+
+#define NEG_LINK_BATCH 2000
+
+/*
+ * The negentropy phase's questions (sync/neg_phase): the relay's archive items for the next chunk
+ * (one query, at most synchronizer_negentropy_max_items rows), and the needed ids to link
+ * (insert_sightings, NEG_LINK_BATCH ids a transaction; the ids the archive lacks are fetched). A
+ * failed query is logged and asked again at the next slice.
+ */
+static void
+answer_neg(Slot *slot)
+{
+	NegQuery	q;
+	char	   *error;
+
+	if (slot->failed)
+		return;
+	memset(&q, 0, sizeof(q));
+	q.slot = slot;
+	if (sync_session_neg_items_wanted(slot->session, &q.since, &q.until, &q.max))
+	{
+		q.items = palloc_extended(sizeof(neg_item) * Max(q.max, 1), MCXT_ALLOC_HUGE);
+		slot->neg_queries++;
+		error = bb_catch_error(neg_items_query, &q, false);
+		if (error)
+			bb_log(BB_WARNING, "relay %s: the archive's negentropy items failed (asked again): %s",
+				   slot->claim.url, error);
+		else
+			sync_session_neg_give_items(slot->session, q.items, q.n);
+		pfree(q.items);
+	}
+	for (;;)
+	{
+		const uint8_t (*ids)[32];
+		size_t		n = sync_session_neg_need(slot->session, &ids, NEG_LINK_BATCH);
+		uint8		(*copy)[32];
+
+		if (n == 0)
+			break;
+		copy = palloc(32 * n);
+		memcpy(copy, ids, 32 * n);
+		q.ids = (const uint8 (*)[32]) copy;
+		q.missing = palloc(32 * n);
+		q.n = n;
+		slot->neg_queries++;
+		error = bb_catch_error(neg_link_query, &q, false);
+		if (error)
+		{
+			bb_log(BB_WARNING, "relay %s: recording sightings of negentropy ids failed (asked again): %s",
+				   slot->claim.url, error);
+			pfree(copy);
+			pfree(q.missing);
+			break;
+		}
+		sync_session_neg_linked(slot->session, n, (const uint8_t (*)[32]) q.missing, q.n);
+		pfree(copy);
+		pfree(q.missing);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /*
  * Stores events[0 .. k) of the session's buffer (settled) with the position they justify, in one
  * transaction; a failure abandons the relay, not the worker. Returns false then.
@@ -272,7 +364,7 @@ flush(Slot *slot, bool force)
 }
 
 static char *
-shortfalls_json(const sync_window *sw)
+shortfalls_json(const sync_window *sw, const NegPhase *np)
 {
 	StringInfoData buf;
 	JsonWriter	w;
@@ -309,8 +401,71 @@ shortfalls_json(const sync_window *sw)
 		}
 		json_writer_end_object(&w);
 	}
+	if (np)
+		for (size_t i = 0; i < neg_phase_shortfall_count(np); i++)
+		{
+			const NegShortfall *s = neg_phase_shortfall_at(np, i);
+
+			json_writer_begin_object(&w, NULL);
+			json_writer_string(&w, "reason", s->reason);
+			json_writer_int(&w, "since", s->since);
+			json_writer_int(&w, "until", s->until);
+			json_writer_int(&w, "returned", s->returned);
+			if (s->has_id)
+			{
+				char		idhex[65];
+
+				nostr_hex_encode(s->id, 32, idhex);
+				json_writer_string(&w, "id", idhex);
+			}
+			json_writer_end_object(&w);
+		}
 	json_writer_end_array(&w);
 	return buf.data;
+}
+
+/* Shortfalls of the window algorithm and of the negentropy phase. */
+static int64
+slot_shortfalls(const Slot *slot)
+{
+	const NegPhase *np = sync_session_neg(slot->session);
+
+	return sync_window_get_stats(sync_session_window(slot->session))->shortfalls +
+		(np ? neg_phase_shortfalls_total(np) : 0);
+}
+
+/* The negentropy phase's part of a relay's result. */
+static void
+neg_stats_json(JsonWriter *w, const Slot *slot)
+{
+	const NegPhase *np = sync_session_neg(slot->session);
+	const NegPhaseStats *st = np ? neg_phase_stats(np) : NULL;
+	NegPhaseStatus status = np ? neg_phase_status(np) : NEG_PHASE_RUNNING;
+
+	json_writer_bool(w, "negentropy", np && (status == NEG_PHASE_COMPLETE || st->chunks > 0));
+	if (slot->neg_skipped)
+		json_writer_bool(w, "neg_skipped", true);
+	if (np == NULL)
+		return;
+	json_writer_int(w, "neg_chunks", st->chunks);
+	json_writer_int(w, "neg_rounds", st->rounds);
+	json_writer_int(w, "neg_bytes_out", st->bytes_out);
+	json_writer_int(w, "neg_bytes_in", st->bytes_in);
+	json_writer_int(w, "neg_ids_needed", st->ids_needed);
+	json_writer_int(w, "neg_linked", st->linked);
+	json_writer_int(w, "neg_fetch_requests", st->fetch_requests);
+	json_writer_int(w, "neg_fetched", st->fetched);
+	json_writer_int(w, "neg_not_served", st->not_served);
+	json_writer_int(w, "neg_shrinks", st->shrinks);
+	json_writer_int(w, "neg_rate_limited", st->rate_limited);
+	json_writer_int(w, "neg_queries", slot->neg_queries);
+	json_writer_int(w, "neg_fallbacks", status == NEG_PHASE_FALLBACK && sync_negentropy == SYNC_NEG_AUTO ? 1 : 0);
+	if (status == NEG_PHASE_FALLBACK)
+	{
+		json_writer_string(w, "neg_fallback_reason", neg_phase_fallback_reason(np));
+		if (*neg_phase_fallback_detail(np))
+			json_writer_string(w, "neg_fallback_detail", neg_phase_fallback_detail(np));
+	}
 }
 
 /* A relay's result for this cycle, as stored in its queue row and logged. */
@@ -340,7 +495,7 @@ relay_stats_json(const Slot *slot, const char *end_name)
 	json_writer_int(&w, "requests", ws->requests);
 	json_writer_int(&w, "splits", ws->splits);
 	json_writer_int(&w, "narrowed", ws->narrowed);
-	json_writer_int(&w, "shortfalls", ws->shortfalls);
+	json_writer_int(&w, "shortfalls", slot_shortfalls(slot));
 	json_writer_int(&w, "unproven", ws->unproven);
 	json_writer_int(&w, "count_requests", ws->count_requests);
 	json_writer_int(&w, "count_proofs", ws->count_proofs);
@@ -351,6 +506,8 @@ relay_stats_json(const Slot *slot, const char *end_name)
 	json_writer_int(&w, "failures", ws->failures);
 	json_writer_int(&w, "cursor", slot->last_cursor);
 	json_writer_int(&w, "frontier", slot->last_frontier);
+	neg_stats_json(&w, slot);
+	sync_etiquette_stats_json(&w, slot->session, slot->limit);
 	json_writer_end_object(&w);
 	return buf.data;
 }
@@ -363,28 +520,33 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 {
 	const SyncSessionStats *st = sync_session_stats(slot->session);
 	const sync_window *sw = sync_session_window(slot->session);
-	const sync_window_stats *ws = sync_window_get_stats(sw);
 	SyncSessionEnd end = sync_session_end(slot->session);
 	const char *end_name;
 	char	   *stats;
 	char	   *shortfalls;
+	int64		n_shortfalls;
+	char	   *refusal;
 
 	/* The last flush first: when it fails, the relay's result must say so. */
 	flush(slot, true);
+	n_shortfalls = slot_shortfalls(slot);
 	end_name = slot->failed ? "store_failed" : stopping && end == SYNC_END_NONE ? "stopped" :
-		end == SYNC_END_COMPLETE && ws->shortfalls > 0 ? "incomplete" : sync_session_end_name(end);
+		end == SYNC_END_COMPLETE && n_shortfalls > 0 ? "incomplete" : sync_session_end_name(end);
 	drain_logs(slot);
 	worker_relays++;
 	worker_events += st->events_received;
 	stats = relay_stats_json(slot, end_name);
-	shortfalls = shortfalls_json(sw);
-	if (ws->shortfalls > 0)
+	shortfalls = shortfalls_json(sw, sync_session_neg(slot->session));
+	if (n_shortfalls > 0)
 		bb_log(BB_WARNING, "relay %s: %lld window(s) could not be collected completely: %s", slot->claim.url,
-			   (long long) ws->shortfalls, shortfalls);
+			   (long long) n_shortfalls, shortfalls);
 	if (st->events_invalid > 0)
 		bb_log(BB_WARNING, "relay %s: %lld invalid events dropped", slot->claim.url,
 			   (long long) st->events_invalid);
-	bb_log(end == SYNC_END_COMPLETE && ws->shortfalls == 0 ? BB_INFO : BB_WARNING, "relay %s: %s", slot->claim.url, stats);
+	bb_log(end == SYNC_END_COMPLETE && n_shortfalls == 0 ? BB_INFO : BB_WARNING, "relay %s: %s", slot->claim.url, stats);
+	/* a relay that does not speak negentropy is not probed again for a day */
+	if (sync_session_neg_unsupported(slot->session))
+		sync_neg_remember_unsupported(slot->claim.url, bb_unix_now() + NEG_UNSUPPORTED_SECONDS);
 	/* A stopped relay stays unfinished in the queue; the next cycle resumes from its cursor. */
 	if (!stopping || end != SYNC_END_NONE)
 	{
@@ -393,6 +555,9 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 
 		sync_store_finish(slot->claim.url, cycle, stats, shortfalls, slot->contiguous, rescanned,
 						  slot->range_end, sync_window_largest_answer(sw));
+		refusal = sync_etiquette_refusal_json(slot->session);
+		if (refusal)
+			sync_store_refusal(slot->claim.url, refusal);
 	}
 	sync_session_free(slot->session);
 	slot->session = NULL;
@@ -456,7 +621,7 @@ start_slot(Slot *slot, int active, int processes, WsLoop *loop, nostr_pubkey_cac
 	cfg.via_tor = strcmp(slot->claim.network, "tor") == 0;
 	plan_range(slot, now, &cfg.start, &cfg.known_largest_answer);
 	cfg.end = now;
-	cfg.limit = sync_limit;
+	cfg.limit = slot->limit = sync_etiquette_limit(slot->claim.url);
 	cfg.kinds = kinds;
 	cfg.kinds_count = nkinds;
 	cfg.request_timeout_ms = slot->claim.request_timeout * 1000;
@@ -469,6 +634,25 @@ start_slot(Slot *slot, int active, int processes, WsLoop *loop, nostr_pubkey_cac
 	cfg.want_hints = sync_archive_hints;
 	cfg.pool = verify_pool;
 	cfg.known = known_cache;
+	cfg.negentropy = sync_negentropy;
+	cfg.neg_max_items = (size_t) sync_neg_max_items;
+	cfg.neg_unsupported = sync_negentropy != SYNC_NEG_OFF && sync_neg_unsupported_until(slot->claim.url) > now;
+	slot->neg_skipped = cfg.neg_unsupported && sync_negentropy == SYNC_NEG_AUTO;
+	/*
+	 * With negentropy a rescan reconciles the relay's whole history (cheap when nothing changed,
+	 * and it catches events backdated beyond the lookback); should the window algorithm take over,
+	 * it still starts where plan_range said, the stored cursor covering what lies before.
+	 */
+	if (slot->rescan && cfg.negentropy != SYNC_NEG_OFF && !cfg.neg_unsupported &&
+		cfg.start > sync_default_start && slot->last_cursor >= cfg.start - 1)
+	{
+		cfg.has_neg_start = true;
+		cfg.neg_start = sync_default_start;
+		cfg.known_cursor = slot->last_cursor;
+		cfg.known_frontier = slot->last_frontier;
+	}
+	slot->neg_queries = 0;
+	cfg.auth_seckey = sync_etiquette_key();
 	slot->session = sync_session_new(loop, &cfg, cache);
 	if (slot->session == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory starting a relay session")));
@@ -648,6 +832,7 @@ run_worker(int64 cycle, int processes)
 						 net_clock_ms() - slot->last_flush_ms >= FLUSH_EVERY_MS)
 					flush(slot, false);
 				answer_hints(slot);
+				answer_neg(slot);
 				drain_logs(slot);
 			}
 		}
@@ -657,6 +842,7 @@ run_worker(int64 cycle, int processes)
 		if (slots[i].session != NULL)
 			finish_slot(&slots[i], cycle, true);
 	nostr_pubkey_cache_free(cache);
+	sync_etiquette_forget_key();
 	log_resources(worker_relays, worker_events);
 }
 

@@ -20,6 +20,7 @@
 #include "utils/wait_event.h"
 
 #include "core/bigbrotr.h"
+#include "services/common/private_key.h"
 #include "services/services.h"
 #include "services/synchronizer/synchronizer.h"
 
@@ -50,6 +51,23 @@ int			sync_verify_threads = 2;
 int			sync_known_cache_size = 65536;
 int			sync_rescan_interval = 86400;
 int			sync_overlap_seconds = 120;
+int			sync_negentropy = SYNC_NEG_AUTO;
+int			sync_neg_max_items = 100000;
+
+static const struct config_enum_entry negentropy_options[] = {
+	{"auto", SYNC_NEG_AUTO, false},
+	{"off", SYNC_NEG_OFF, false},
+	{"only", SYNC_NEG_ONLY, false},
+	{NULL, 0, false}
+};
+char	   *sync_private_key = NULL;
+
+/* bigbrotr.synchronizer_private_key: the shared rules (services/common/private_key.c). */
+static bool
+check_private_key(char **newval, void **extra, GucSource source)
+{
+	return bb_private_key_check("bigbrotr.synchronizer_private_key", "no NIP-42 AUTH", newval);
+}
 
 /* "1, 7,30023": integers 0..65535 separated by commas; empty for all kinds. */
 static bool
@@ -184,6 +202,16 @@ synchronizer_define_gucs(void)
 	bb_define_bool_setting("bigbrotr.synchronizer_archive_hints",
 						   "Narrow a crowded second also by the kinds and authors the archive holds at it.",
 						   &sync_archive_hints, true);
+	DefineCustomEnumVariable("bigbrotr.synchronizer_negentropy",
+							 "NIP-77 negentropy: auto (probe, fall back to the window algorithm), off, only (no fallback).",
+							 NULL, &sync_negentropy, SYNC_NEG_AUTO, negentropy_options, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	bb_define_int_setting("bigbrotr.synchronizer_negentropy_max_items",
+			   "Archive items (40 bytes each) one negentropy chunk of a relay reconciles at most.",
+			   &sync_neg_max_items, 100000, 16, 10000000, 0);
+	bb_define_private_key_setting("bigbrotr.synchronizer_private_key",
+								  "Hex private key answering relays' NIP-42 AUTH when they refuse a request; empty: no AUTH.",
+								  &sync_private_key, check_private_key);
 }
 
 /* Rebuilds the queue for this cycle; returns how many relays it holds. */
@@ -282,7 +310,8 @@ collect_results(ServiceCycle *cycle, int64 cycle_id)
 	Datum		values[1] = {Int64GetDatum(cycle_id)};
 	static const char *const names[] = {"relays_done", "relays_unfinished", "events_received", "events_invalid",
 		"events_unstorable", "events_new", "requests", "shortfalls", "relays_incomplete", "events_known",
-	"bytes_received"};
+		"bytes_received", "relays_negentropy", "neg_rounds", "neg_bytes_out", "neg_bytes_in", "neg_ids_needed",
+	"neg_linked", "neg_fetched", "neg_fallbacks"};
 
 	bb_tx_begin();
 	bb_spi_run(&plan,
@@ -295,7 +324,15 @@ collect_results(ServiceCycle *cycle, int64 cycle_id)
 			   " coalesce(sum((stats->>'shortfalls')::bigint), 0)::bigint,"
 			   " count(*) FILTER (WHERE done AND stats->>'end' <> 'complete'),"
 			   " coalesce(sum((stats->>'events_known')::bigint), 0)::bigint,"
-			   " coalesce(sum((stats->>'bytes_received')::bigint), 0)::bigint"
+			   " coalesce(sum((stats->>'bytes_received')::bigint), 0)::bigint,"
+			   " count(*) FILTER (WHERE (stats->>'negentropy')::boolean),"
+			   " coalesce(sum((stats->>'neg_rounds')::bigint), 0)::bigint,"
+			   " coalesce(sum((stats->>'neg_bytes_out')::bigint), 0)::bigint,"
+			   " coalesce(sum((stats->>'neg_bytes_in')::bigint), 0)::bigint,"
+			   " coalesce(sum((stats->>'neg_ids_needed')::bigint), 0)::bigint,"
+			   " coalesce(sum((stats->>'neg_linked')::bigint), 0)::bigint,"
+			   " coalesce(sum((stats->>'neg_fetched')::bigint), 0)::bigint,"
+			   " coalesce(sum((stats->>'neg_fallbacks')::bigint), 0)::bigint"
 			   " FROM bigbrotr.synchronizer_queue WHERE cycle = $1",
 			   1, types, values, NULL, true);
 	if (SPI_processed == 1)

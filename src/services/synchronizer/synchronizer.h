@@ -32,6 +32,9 @@ extern int	sync_verify_threads;
 extern int	sync_known_cache_size;
 extern int	sync_rescan_interval;
 extern int	sync_overlap_seconds;
+extern int	sync_negentropy;	/* SYNC_NEG_OFF / _AUTO / _ONLY (sync_session.h) */
+extern int	sync_neg_max_items;
+extern char *sync_private_key;
 
 /* The kinds GUC parsed into *kinds (palloc'd); returns the count (0: all kinds). */
 int			sync_kinds_list(int32 **kinds);
@@ -121,6 +124,41 @@ size_t		sync_store_hints(int64 second, const int32 *kinds, int nkinds, int max, 
 void		sync_store_finish(const char *url, int64 cycle, const char *stats_json,
 							  const char *shortfalls_json, bool replace_shortfalls,
 							  bool has_rescan_at, int64 rescan_at, int64 largest_answer);
+
+/*
+ * Negentropy's side of a worker (sync_neg.c). The relay's archive items (created_at, id) in
+ * [since, until], sorted, at most max, into out (room for max); returns how many.
+ */
+size_t		sync_neg_items(const char *url, int64 since, int64 until, size_t max, neg_item *out);
+/*
+ * Records the sightings of needed ids the archive holds (bigbrotr.insert_sightings, one
+ * transaction); the ids it does not hold go to missing (room for n). Returns how many are missing.
+ */
+size_t		sync_neg_link(const char *url, const char *network, const uint8 (*ids)[32], size_t n,
+						  int64 seen_at, uint8 (*missing)[32]);
+/* Until when the relay is known not to speak negentropy (0: not known). */
+int64		sync_neg_unsupported_until(const char *url);
+/* Remembers that until `until` (negentropy_unsupported_until in its state). */
+void		sync_neg_remember_unsupported(const char *url, int64 until);
+
+/*
+ * Relay etiquette. The relay's latest NIP-11 limitation.max_limit when it is a whole number in
+ * 1 .. 2^31-1 (0: none, or a document not to be believed).
+ */
+int64		sync_store_max_limit(const char *url);
+/* Records the relay's last refusal ({kind, prefix, message, at}) in its state, key last_refusal. */
+void		sync_store_refusal(const char *url, const char *refusal_json);
+
+/* sync_etiquette.c: the worker's NIP-42 key (NULL: none; read once), forgotten at exit. */
+const uint8 *sync_etiquette_key(void);
+void		sync_etiquette_forget_key(void);
+/* The REQ limit for a relay: its NIP-11 max_limit when below bigbrotr.synchronizer_limit. */
+int64		sync_etiquette_limit(const char *url);
+/* The relay's etiquette counters, as members of its stats object. */
+struct JsonWriter;
+void		sync_etiquette_stats_json(struct JsonWriter *w, const SyncSession *s, int64 limit);
+/* The session's last refusal as JSON (palloc'd); NULL when there was none. */
+char	   *sync_etiquette_refusal_json(const SyncSession *s);
 
 PGDLLEXPORT void bigbrotr_sync_worker_main(Datum main_arg);
 
