@@ -353,6 +353,11 @@ auth_done(SyncSession *s, bool ok)
 	}
 	if (who != AUTH_FOR_REQ || s->state != ST_AUTH)
 		return;
+	if (!ok && s->req.type == SYNC_REQ_COUNT)
+	{
+		request_ended(s, false);	/* a COUNT we may not send only means no COUNT */
+		return;
+	}
 	if (!ok)
 	{
 		refuse(s, SYNC_END_AUTH_REQUIRED, "AUTH failed");
