@@ -9,6 +9,10 @@
  * limit ends its request (max_answer), and once max_buffered verified events wait to be stored the
  * socket is paused (lws rx flow control) until the caller clears the buffer; the log queue keeps
  * 16 lines and counts the rest.
+ * With negentropy (config negentropy, NIP-77) the session first reconciles its range through
+ * sync/neg_phase (chunks of the archive's items, which the caller gives between loop slices, as
+ * it links needed ids the archive holds); fetched events take the same buffer; on a fallback the
+ * window algorithm goes on from where the phase stopped.
  * Everything runs inside ws_client callbacks, so nothing here may longjmp: no PostgreSQL headers,
  * memory is malloc'd, problems are counted and queued as text for the caller to log.
  */

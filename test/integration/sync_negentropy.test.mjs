@@ -5,6 +5,7 @@
 // synced by the window algorithm instead, and remembered (not probed again); `only` mode does not fall
 // back and says so; an id the relay lists and then does not serve is a shortfall that holds the cursor;
 // a worker killed mid-chunk leaves no gap; a small chunk size (many chunks) still archives everything.
+import fs from 'node:fs';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql, setConfig, freshExtension, sleep, waitFor } from './lib/cluster.mjs';
@@ -51,6 +52,7 @@ async function link(url, events) {
 
 function figure(line) {
   console.log(`# ${line}`);
+  if (process.env.BB_FIGURES_FILE) fs.appendFileSync(process.env.BB_FIGURES_FILE, `${line}\n`);
 }
 
 async function relayStats(url) {

@@ -10,7 +10,8 @@
  * prefix is settled. Between slices it also answers a session waiting for archive hints (one SPI
  * query) and stores a session whose buffer is full (its socket is paused until then). A row the
  * archive refuses becomes that relay's "unstorable" shortfall. Each relay goes on from its
- * frontier, and rescans its recent history once per bigbrotr.synchronizer_rescan_interval. It
+ * frontier, and rescans its recent history once per bigbrotr.synchronizer_rescan_interval (its
+ * whole history with negentropy, whose archive side, sync_neg.c, it answers between slices). It
  * exits when the queue is empty or at SIGTERM, after storing what it holds.
  */
 #include "postgres.h"

@@ -1,6 +1,7 @@
 /*
  * synchronizer.h: what the synchronizer's files share: its GUCs (synchronizer.c), the database side
- * of a worker (sync_store.c: claims, cursors, batch inserts) and the worker's entry point
+ * of a worker (sync_store.c: claims, cursors, batch inserts; sync_neg.c: negentropy's items,
+ * links and "unsupported" mark) and the worker's entry point
  * (sync_worker.c).
  */
 #ifndef BIGBROTR_SERVICES_SYNCHRONIZER_H
