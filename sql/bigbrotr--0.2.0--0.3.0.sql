@@ -5,9 +5,9 @@
 --     scan (bigbrotr.relay_items). This REWRITES events_relays once (every sighting gets the column,
 --     read from events by primary key) and rebuilds its indexes, under an ACCESS EXCLUSIVE lock on
 --     events_relays for the whole update: writers of sightings wait (stop the synchronizer first).
---     A sighting whose event no longer exists (left by a DELETE by hand; bigbrotr.delete_orphan_sightings
---     would remove it) has no created_at and is deleted first, with a WARNING giving how many (an
---     extension script shows no NOTICE).
+--     A sighting whose event no longer exists (left by a DELETE by hand;
+--     bigbrotr.delete_orphan_sightings would remove it) has no created_at and is deleted first, with a
+--     WARNING giving how many (an extension script shows no NOTICE).
 --   * nip66.auth_required (NULL: not tested) with compute_nip66_hash and insert_relay_metadata taking
 --     it; the hash of a row without it is unchanged, so stored ids stay valid. A signature that changes
 --     is dropped and created again (nothing depends on these functions: plpgsql and SQL bodies are not
