@@ -199,6 +199,8 @@ test('a rate-limiting relay: backed off and re-sent, all events archived, no fai
   assert.ok(q.stats.backoff_ms >= 1000 * q.stats.rate_limited, 'each backoff waited at least 1 s');
   assert.equal(q.stats.resends, q.stats.rate_limited, 'each re-sent once per refusal');
   assert.equal(q.stats.failures, 0, 'rate-limited is no failed window');
+  console.log(`figures rate-limited: ${JSON.stringify({ archived: await archivedFrom(r.url), requests: q.stats.requests,
+    failures: q.stats.failures, rate_limited: q.stats.rate_limited, backoff_ms: q.stats.backoff_ms })}`);
 });
 
 test('blocked and error refusals are recorded in the relay\'s stats and state; a NOTICE instead of CLOSED too', async () => {
@@ -221,6 +223,7 @@ test('blocked and error refusals are recorded in the relay\'s stats and state; a
   assert.deepEqual([bs.last_refusal.kind, bs.last_refusal.prefix, bs.last_refusal.message],
     ['CLOSED', 'blocked', 'blocked: you are banned']);
   assert.equal(await archivedFrom(blocked.url), 0);
+  console.log(`figures blocked: ${JSON.stringify({ requests: b.stats.requests, relay_reqs: blocked.stats.reqs, end: b.stats.end })}`);
 
   const f = await queueStats(flaky.url);
   assert.equal(f.stats.end, 'complete', JSON.stringify(f.stats));
@@ -265,6 +268,8 @@ test('NIP-11 max_limit below synchronizer_limit is the REQ limit; a lying docume
   assert.equal(q.stats.limit, 50);
   assert.deepEqual(Object.keys(capped.stats.reqLimits), ['50'], `every REQ asked limit 50: ${JSON.stringify(capped.stats.reqLimits)}`);
   assert.deepEqual(await exactlyOnce(capped.url, evs), { sightings: 300, distinct: 300, held: 300 });
+  console.log(`figures max_limit: ${JSON.stringify({ requests: q.stats.requests, events_received: q.stats.events_received,
+    reqLimits: capped.stats.reqLimits })}`);
   for (const [name, r] of Object.entries(liars)) {
     const s = (await queueStats(r.url)).stats;
     assert.equal(s.limit, LIMIT, `${name} (${JSON.stringify(r.claimed)}): the GUC's limit`);
