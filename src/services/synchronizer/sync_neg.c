@@ -9,9 +9,7 @@
 
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 
 #include "core/bigbrotr.h"
 #include "services/synchronizer/synchronizer.h"
@@ -57,55 +55,12 @@ size_t
 sync_neg_link(const char *url, const char *network, const uint8 (*ids)[32], size_t n, int64 seen_at,
 			  uint8 (*missing)[32])
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[5] = {BYTEAARRAYOID, TEXTOID, TEXTOID, INT8OID, INT8OID};
-	Datum		values[5];
-	Datum	   *d;
-	size_t		n_missing = 0;
-	bool		isnull;
-	Datum		result;
-	int16		typlen;
-	bool		byval;
-	char		align;
+	size_t		n_missing;
 
 	if (n == 0)
 		return 0;
 	bb_tx_begin();
-	d = palloc(sizeof(Datum) * n);
-	for (size_t i = 0; i < n; i++)
-	{
-		bytea	   *b = palloc(VARHDRSZ + 32);
-
-		SET_VARSIZE(b, VARHDRSZ + 32);
-		memcpy(VARDATA(b), ids[i], 32);
-		d[i] = PointerGetDatum(b);
-	}
-	get_typlenbyvalalign(BYTEAOID, &typlen, &byval, &align);
-	values[0] = PointerGetDatum(construct_array(d, (int) n, BYTEAOID, typlen, byval, align));
-	values[1] = CStringGetTextDatum(url);
-	values[2] = CStringGetTextDatum(network);
-	values[3] = Int64GetDatum(seen_at);
-	values[4] = Int64GetDatum(seen_at);
-	bb_spi_run(&plan, "SELECT bigbrotr.insert_sightings($1, $2, $3, $4, $5)", 5, types, values, NULL, false);
-	result = SPI_processed == 1 ? SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull) : (Datum) 0;
-	if (SPI_processed != 1)
-		isnull = true;
-	if (!isnull)
-	{
-		Datum	   *elems;
-		bool	   *enulls;
-		int			ne;
-
-		deconstruct_array(DatumGetArrayTypeP(result), BYTEAOID, -1, false, TYPALIGN_INT, &elems, &enulls, &ne);
-		for (int j = 0; j < ne && n_missing < n; j++)
-		{
-			bytea	   *b = DatumGetByteaPP(elems[j]);
-
-			if (enulls[j] || VARSIZE_ANY_EXHDR(b) != 32)
-				continue;
-			memcpy(missing[n_missing++], VARDATA_ANY(b), 32);
-		}
-	}
+	n_missing = sync_store_sightings(url, network, seen_at, ids, n, missing);
 	bb_tx_commit();
 	return n_missing;
 }
@@ -132,16 +87,5 @@ sync_neg_unsupported_until(const char *url)
 void
 sync_neg_remember_unsupported(const char *url, int64 until)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[3] = {TEXTOID, INT8OID, INT8OID};
-	Datum		values[3] = {CStringGetTextDatum(url), Int64GetDatum(until), Int64GetDatum(bb_unix_now())};
-
-	bb_tx_begin();
-	bb_spi_run(&plan,
-			   "INSERT INTO bigbrotr.service_state AS s (service_name, state, updated_at)"
-			   " VALUES (" STATE_KEY ", jsonb_build_object('negentropy_unsupported_until', $2), $3)"
-			   " ON CONFLICT (service_name) DO UPDATE SET"
-			   "   state = s.state || jsonb_build_object('negentropy_unsupported_until', $2), updated_at = $3",
-			   3, types, values, NULL, false);
-	bb_tx_commit();
+	sync_store_merge_state(url, psprintf("{\"negentropy_unsupported_until\": " INT64_FORMAT "}", until));
 }

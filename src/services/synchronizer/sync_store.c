@@ -347,19 +347,67 @@ reject_row(void *arg, int index, const char *sqlstate, const char *message)
 }
 
 /*
+ * One bigbrotr.insert_sightings call, inside the caller's transaction: records the sightings of
+ * ids[0 .. n) the archive holds and copies those it does not hold into missing (room for n), in
+ * the order the procedure returns them (sorted). Returns how many are missing.
+ */
+size_t
+sync_store_sightings(const char *url, const char *network, int64 seen_at, const uint8 (*ids)[32],
+					 size_t n, uint8 (*missing)[32])
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[5] = {BYTEAARRAYOID, TEXTOID, TEXTOID, INT8OID, INT8OID};
+	Datum		values[5];
+	Datum	   *d;
+	bool		isnull;
+	Datum		result;
+	size_t		n_missing = 0;
+
+	if (n == 0)
+		return 0;
+	d = palloc(sizeof(Datum) * n);
+	for (size_t i = 0; i < n; i++)
+		d[i] = bytea_datum(ids[i], 32);
+	values[0] = PointerGetDatum(array_of(d, (int) n, BYTEAOID));
+	values[1] = CStringGetTextDatum(url);
+	values[2] = CStringGetTextDatum(network);
+	values[3] = Int64GetDatum(seen_at);
+	values[4] = Int64GetDatum(seen_at);
+	bb_spi_run(&plan, "SELECT bigbrotr.insert_sightings($1, $2, $3, $4, $5)", 5, types, values, NULL, false);
+	if (SPI_processed != 1)
+		return 0;
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		Datum	   *elems;
+		bool	   *enulls;
+		int			ne;
+
+		deconstruct_array(DatumGetArrayTypeP(result), BYTEAOID, -1, false, TYPALIGN_INT, &elems, &enulls, &ne);
+		for (int j = 0; j < ne && n_missing < n; j++)
+		{
+			bytea	   *b = DatumGetByteaPP(elems[j]);
+
+			if (enulls[j] || VARSIZE_ANY_EXHDR(b) != 32)
+				continue;
+			memcpy(missing[n_missing++], VARDATA_ANY(b), 32);
+		}
+	}
+	return n_missing;
+}
+
+/*
  * Records the sightings of the known events. Those the archive no longer holds (deleted since the
  * lookup) are verified here and, when valid, added to the events to insert.
  */
 static void
 store_sightings(SyncStoreBatch *in, size_t *insert_idx, size_t *n_insert)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[5] = {BYTEAARRAYOID, TEXTOID, TEXTOID, INT8OID, INT8OID};
-	Datum		values[5];
 	IdIndex    *list = palloc(sizeof(IdIndex) * Max(in->n, 1));
+	uint8		(*ids)[32];
+	uint8		(*missing)[32];
 	size_t		m = 0;
-	bool		isnull;
-	Datum		missing;
+	size_t		n_missing;
 
 	for (size_t i = 0; i < in->n; i++)
 		if (in->events[i].state == SYNC_EV_KNOWN)
@@ -370,49 +418,33 @@ store_sightings(SyncStoreBatch *in, size_t *insert_idx, size_t *n_insert)
 	if (m == 0)
 		return;
 	qsort(list, m, sizeof(IdIndex), cmp_id_index);
-	values[0] = ids_array(list, m);
-	values[1] = CStringGetTextDatum(in->url);
-	values[2] = CStringGetTextDatum(in->network);
-	values[3] = Int64GetDatum(in->seen_at);
-	values[4] = Int64GetDatum(in->seen_at);
-	bb_spi_run(&plan, "SELECT bigbrotr.insert_sightings($1, $2, $3, $4, $5)", 5, types, values, NULL, false);
+	ids = palloc(32 * m);
+	missing = palloc(32 * m);
+	for (size_t i = 0; i < m; i++)
+		memcpy(ids[i], list[i].id, 32);
+	n_missing = sync_store_sightings(in->url, in->network, in->seen_at, (const uint8 (*)[32]) ids, m, missing);
 	in->known_recorded += (int64) m;
-	if (SPI_processed != 1)
-		return;
-	missing = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (!isnull)
+	for (size_t j = 0; j < n_missing; j++)
 	{
-		Datum	   *elems;
-		bool	   *enulls;
-		int			ne;
+		const IdIndex *hit;
+		size_t		hits = find_id(list, m, missing[j], &hit);
 
-		deconstruct_array(DatumGetArrayTypeP(missing), BYTEAOID, -1, false, TYPALIGN_INT, &elems, &enulls, &ne);
-		for (int j = 0; j < ne; j++)
+		for (size_t h = 0; h < hits; h++)
 		{
-			bytea	   *b = DatumGetByteaPP(elems[j]);
-			const IdIndex *hit;
-			size_t		hits;
+			const SyncEvent *e = &in->events[hit[h].index];
+			nostr_error err;
 
-			if (enulls[j] || VARSIZE_ANY_EXHDR(b) != 32)
-				continue;
-			hits = find_id(list, m, (const uint8_t *) VARDATA_ANY(b), &hit);
-			for (size_t h = 0; h < hits; h++)
+			in->known_recorded--;
+			if (nostr_sig_verify(e->id, e->pubkey, e->sig, NULL, &err) == NOSTR_OK)
+				insert_idx[(*n_insert)++] = hit[h].index;
+			else
 			{
-				const SyncEvent *e = &in->events[hit[h].index];
-				nostr_error err;
+				char		hex[65];
 
-				in->known_recorded--;
-				if (nostr_sig_verify(e->id, e->pubkey, e->sig, NULL, &err) == NOSTR_OK)
-					insert_idx[(*n_insert)++] = hit[h].index;
-				else
-				{
-					char		hex[65];
-
-					nostr_hex_encode(e->id, 32, hex);
-					bb_log(BB_WARNING, "relay %s: event %s, no longer archived, has a bad signature: dropped",
-						   in->url, hex);
-					in->late_invalid++;
-				}
+				nostr_hex_encode(e->id, 32, hex);
+				bb_log(BB_WARNING, "relay %s: event %s, no longer archived, has a bad signature: dropped",
+					   in->url, hex);
+				in->late_invalid++;
 			}
 		}
 	}
@@ -591,18 +623,17 @@ sync_store_max_limit(const char *url)
 }
 
 void
-sync_store_refusal(const char *url, const char *refusal_json)
+sync_store_merge_state(const char *url, const char *json_object)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[3] = {TEXTOID, TEXTOID, INT8OID};
-	Datum		values[3] = {CStringGetTextDatum(url), CStringGetTextDatum(refusal_json), Int64GetDatum(bb_unix_now())};
+	Datum		values[3] = {CStringGetTextDatum(url), CStringGetTextDatum(json_object), Int64GetDatum(bb_unix_now())};
 
 	bb_tx_begin();
 	bb_spi_run(&plan,
 			   "INSERT INTO bigbrotr.service_state AS s (service_name, state, updated_at)"
-			   " VALUES (" STATE_KEY ", jsonb_build_object('last_refusal', $2::jsonb), $3)"
-			   " ON CONFLICT (service_name) DO UPDATE SET"
-			   "   state = s.state || jsonb_build_object('last_refusal', $2::jsonb), updated_at = $3",
+			   " VALUES (" STATE_KEY ", $2::jsonb, $3)"
+			   " ON CONFLICT (service_name) DO UPDATE SET state = s.state || $2::jsonb, updated_at = $3",
 			   3, types, values, NULL, false);
 	bb_tx_commit();
 }

@@ -558,7 +558,7 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 						  slot->range_end, sync_window_largest_answer(sw));
 		refusal = sync_etiquette_refusal_json(slot->session);
 		if (refusal)
-			sync_store_refusal(slot->claim.url, refusal);
+			sync_store_merge_state(slot->claim.url, psprintf("{\"last_refusal\": %s}", refusal));
 	}
 	sync_session_free(slot->session);
 	slot->session = NULL;

@@ -147,8 +147,17 @@ void		sync_neg_remember_unsupported(const char *url, int64 until);
  * 1 .. 2^31-1 (0: none, or a document not to be believed).
  */
 int64		sync_store_max_limit(const char *url);
-/* Records the relay's last refusal ({kind, prefix, message, at}) in its state, key last_refusal. */
-void		sync_store_refusal(const char *url, const char *refusal_json);
+/*
+ * Merges a JSON object into the relay's state row (jsonb ||: its keys replace those of the same
+ * name), in its own transaction: the last refusal, the "no negentropy" mark.
+ */
+void		sync_store_merge_state(const char *url, const char *json_object);
+/*
+ * One bigbrotr.insert_sightings call inside the caller's transaction: the sightings of ids[0 .. n)
+ * the archive holds are recorded, the others copied to missing (room for n); returns how many.
+ */
+size_t		sync_store_sightings(const char *url, const char *network, int64 seen_at,
+								 const uint8 (*ids)[32], size_t n, uint8 (*missing)[32]);
 
 /* sync_etiquette.c: the worker's NIP-42 key (NULL: none; read once), forgotten at exit. */
 const uint8 *sync_etiquette_key(void);
