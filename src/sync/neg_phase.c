@@ -11,6 +11,7 @@
 
 #include "nostr/buf.h"
 #include "nostr/message.h"
+#include "sync/relay_etiquette.h"
 
 #define DEFAULT_MAX_ITEMS 100000
 #define MAX_DROPS 3
@@ -787,7 +788,8 @@ neg_phase_neg_err(NegPhase *np, const char *sub_id, const char *reason, size_t w
 	if (strncmp(reason, "rate-limited:", 13) == 0 && np->rate_limited < MAX_RATE_LIMITED)
 	{
 		np->stats.rate_limited++;
-		np->retry_at_ms = now_ms + (1000LL << np->rate_limited++);
+		/* the session's backoff rule; the phase has no budget of its own (the relay's ends it) */
+		np->retry_at_ms = now_ms + relay_etiquette_backoff_ms(np->rate_limited++, INT64_MAX);
 		np->chunk = CH_WAIT_RETRY;
 		return true;
 	}

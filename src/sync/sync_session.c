@@ -653,6 +653,21 @@ free_event(SyncSession *s, SyncEvent *e)
  * against its content here (cheap); its signature later, unless the archive already holds this
  * (id, sig): the known cache answers now, the caller's lookup between loop slices.
  */
+/*
+ * An event that cannot be stored becomes an unstorable shortfall of the part of the session that
+ * owns its second: the negentropy phase (while it runs, or below where the window algorithm took
+ * over) or the window algorithm. retry: the cause may pass (a row the archive refused), so the
+ * frontier stays below it too (sync_window_hold).
+ */
+static void
+hold_unstorable(SyncSession *s, int64_t created_at, const uint8_t id[32], bool retry)
+{
+	if (s->neg && (!s->window_started || created_at < s->window_start))
+		neg_phase_hold(s->neg, created_at, id, retry);
+	else
+		sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, created_at, id, retry);
+}
+
 static void
 take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 {
@@ -699,10 +714,7 @@ take_event(SyncSession *s, const nostr_relay_msg *msg, bool current)
 			nostr_hex_encode(ev->id, 32, hex);
 			slog(s, "valid event %s created_at %lld holds U+0000, which PostgreSQL cannot store: "
 				 "kept as an unstorable shortfall", hex, (long long) ev->created_at);
-			if (s->neg && (s->neg_active || ev->created_at < s->window_start))
-				neg_phase_hold(s->neg, ev->created_at, ev->id, false);
-			else
-				sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, ev->created_at, ev->id, false);
+			hold_unstorable(s, ev->created_at, ev->id, false);
 		}
 	}
 	else if (!buffer_event(s, ev, SYNC_EV_LOOKUP))
@@ -1321,10 +1333,7 @@ sync_session_paused(const SyncSession *s)
 void
 sync_session_hold(SyncSession *s, int64_t created_at, const uint8_t id[32])
 {
-	if (s->neg && (!s->window_started || created_at < s->window_start))
-		neg_phase_hold(s->neg, created_at, id, true);
-	else
-		sync_window_hold(s->sw, SYNC_SHORTFALL_UNSTORABLE, created_at, id, true);
+	hold_unstorable(s, created_at, id, true);
 }
 
 bool
