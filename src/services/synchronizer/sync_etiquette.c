@@ -88,10 +88,12 @@ sync_etiquette_refusal_json(const SyncSession *s)
 	initStringInfo(&buf);
 	json_writer_init(&w, &buf);
 	json_writer_begin_object(&w, NULL);
+	json_writer_begin_object(&w, "last_refusal");
 	json_writer_string(&w, "kind", r->kind);
 	json_writer_string(&w, "prefix", r->prefix);
 	json_writer_string(&w, "message", r->message);
 	json_writer_int(&w, "at", r->at);
+	json_writer_end_object(&w);
 	json_writer_end_object(&w);
 	return buf.data;
 }

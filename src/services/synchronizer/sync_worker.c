@@ -247,13 +247,11 @@ answer_neg(Slot *slot)
 	{
 		const uint8_t (*ids)[32];
 		size_t		n = sync_session_neg_need(slot->session, &ids, NEG_LINK_BATCH);
-		uint8		(*copy)[32];
 
 		if (n == 0)
 			break;
-		copy = palloc(32 * n);
-		memcpy(copy, ids, 32 * n);
-		q.ids = (const uint8 (*)[32]) copy;
+		/* ids point into the session, which nothing changes until sync_session_neg_linked */
+		q.ids = (const uint8 (*)[32]) ids;
 		q.missing = palloc(32 * n);
 		q.n = n;
 		slot->neg_queries++;
@@ -262,12 +260,10 @@ answer_neg(Slot *slot)
 		{
 			bb_log(BB_WARNING, "relay %s: recording sightings of negentropy ids failed (asked again): %s",
 				   slot->claim.url, error);
-			pfree(copy);
 			pfree(q.missing);
 			break;
 		}
 		sync_session_neg_linked(slot->session, n, (const uint8_t (*)[32]) q.missing, q.n);
-		pfree(copy);
 		pfree(q.missing);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -558,7 +554,7 @@ finish_slot(Slot *slot, int64 cycle, bool stopping)
 						  slot->range_end, sync_window_largest_answer(sw));
 		refusal = sync_etiquette_refusal_json(slot->session);
 		if (refusal)
-			sync_store_merge_state(slot->claim.url, psprintf("{\"last_refusal\": %s}", refusal));
+			sync_store_merge_state(slot->claim.url, refusal);
 	}
 	sync_session_free(slot->session);
 	slot->session = NULL;

@@ -167,7 +167,7 @@ int64		sync_etiquette_limit(const char *url);
 /* The relay's etiquette counters, as members of its stats object. */
 struct JsonWriter;
 void		sync_etiquette_stats_json(struct JsonWriter *w, const SyncSession *s, int64 limit);
-/* The session's last refusal as JSON (palloc'd); NULL when there was none. */
+/* The session's last refusal as the state object {"last_refusal": {kind, prefix, message, at}} (palloc'd); NULL when none. */
 char	   *sync_etiquette_refusal_json(const SyncSession *s);
 
 PGDLLEXPORT void bigbrotr_sync_worker_main(Datum main_arg);
