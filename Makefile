@@ -43,3 +43,8 @@ install-seeds:
 	$(INSTALL_DATA) $(SEEDS) '$(DESTDIR)$(datadir)/extension/bigbrotr/'
 
 .PHONY: install-seeds
+
+# The library's version (BIGBROTR_VERSION) comes from bigbrotr.control: a version bump rebuilds every
+# object, so a tree built before the bump never links a library that calls itself the old version
+# (its workers would refuse the upgraded extension).
+$(OBJS): bigbrotr.control
