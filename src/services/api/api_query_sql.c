@@ -56,7 +56,8 @@ typedef enum SelectWhat
 {
 	SELECT_EVENTS,				/* the event's columns (API_QUERY_EVENT_COLUMNS) */
 	SELECT_KEYS,				/* id, created_at (a member of a union) */
-	SELECT_IDS					/* id (counting) */
+	SELECT_IDS,					/* id (counting a union) */
+	SELECT_ONE					/* 1 (counting one filter: lets an index-only scan serve it) */
 } SelectWhat;
 
 #define EVENT_COLUMNS "e.id, e.pubkey, e.created_at, e.kind, e.tags::text, e.content, e.sig"
@@ -89,7 +90,8 @@ append_filter(SqlArgs *a, const ApiFilter *f, SelectWhat what, bool ordered, int
 #define COND() (appendStringInfoString(s, and), and = " AND ")
 
 	appendStringInfo(s, "SELECT %s FROM ",
-					 what == SELECT_EVENTS ? EVENT_COLUMNS : what == SELECT_KEYS ? "e.id, e.created_at" : "e.id");
+					 what == SELECT_EVENTS ? EVENT_COLUMNS : what == SELECT_KEYS ? "e.id, e.created_at" :
+					 what == SELECT_IDS ? "e.id" : "1");
 	if (f->relay)
 	{
 		appendStringInfoString(s, "bigbrotr.events_relays r JOIN bigbrotr.events e ON e.id = r.event_id");
@@ -237,7 +239,7 @@ api_query_count(ApiFilter *filters, int n, int64 exact_limit, bool *approximate)
 	for (int i = 0; i < k; i++)
 	{
 		appendStringInfoString(&a.sql, i ? " UNION (" : "(");
-		append_filter(&a, live[i], SELECT_IDS, false, exact_limit + 1);
+		append_filter(&a, live[i], k == 1 ? SELECT_ONE : SELECT_IDS, false, exact_limit + 1);
 		appendStringInfoChar(&a.sql, ')');
 	}
 	appendStringInfoString(&a.sql, ") k");
@@ -263,7 +265,8 @@ api_query_count(ApiFilter *filters, int n, int64 exact_limit, bool *approximate)
 			appendStringInfoString(&a.sql, " UNION ");
 		append_filter(&a, live[i], SELECT_IDS, false, -1);
 	}
-	rc = SPI_execute_with_args(a.sql.data, a.n, a.types, a.values, NULL, true, 0);
+	/* read_only = false: SPI refuses any utility statement as read-only; the transaction is READ ONLY */
+	rc = SPI_execute_with_args(a.sql.data, a.n, a.types, a.values, NULL, false, 0);
 	if (rc < 0 || SPI_processed < 1)
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
 						errmsg("api count estimate failed: %s", SPI_result_code_string(rc))));
