@@ -137,8 +137,12 @@ void		api_metrics_shmem_request(void);	/* from _PG_init's shmem hooks */
 void		api_metrics_shmem_startup(void);
 /* One answered request: route index (-1 unknown path, api_routes_count: WebSocket), status, time. */
 void		api_metrics_record(int route, int status, int64 elapsed_us);
-/* Totals since the server started, for the coordinator's cycle counters. */
+/* Totals since the server started (errors: status 500 and above), for the coordinator's counters. */
 void		api_metrics_totals(int64 *requests, int64 *errors);
+/* The open WebSocket connections gauge: +1 when one is established, -1 when it closes (any reason). */
+void		api_metrics_websocket_delta(int delta);
+/* A WebSocket client dropped for passing api_max_pending_bytes (its close still calls delta(-1)). */
+void		api_metrics_websocket_dropped(void);
 
 /* ---- the service (api_service.c) ---- */
 void		api_define_gucs(void);
