@@ -345,7 +345,7 @@ test('/ready: 200 with the services; 503 not_ready while the database does not a
       assert.match(JSON.parse(x.text).message, /permission denied/);
     }
   } finally {
-    await sql('GRANT EXECUTE ON FUNCTION bigbrotr.api_services() TO bigbrotr_api');
+    await sql('GRANT EXECUTE ON FUNCTION bigbrotr.api_services() TO PUBLIC, bigbrotr_api');
   }
   for (let i = 0; i < 4; i++) assert.equal((await request('/ready')).status, 200);
 });

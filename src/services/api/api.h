@@ -139,10 +139,11 @@ void		api_metrics_shmem_startup(void);
 void		api_metrics_record(int route, int status, int64 elapsed_us);
 /* Totals since the server started (errors: status 500 and above), for the coordinator's counters. */
 void		api_metrics_totals(int64 *requests, int64 *errors);
-/* The open WebSocket connections gauge: +1 when one is established, -1 when it closes (any reason). */
-void		api_metrics_websocket_delta(int delta);
-/* A WebSocket client dropped for passing api_max_pending_bytes (its close still calls delta(-1)). */
-void		api_metrics_websocket_dropped(void);
+/*
+ * WebSocket gauges: open_delta +1 when a connection is established, -1 when it closes (any reason);
+ * dropped_delta 1 when a client is dropped for passing api_max_pending_bytes (its close still -1s).
+ */
+void		api_metrics_websocket(int open_delta, int dropped_delta);
 
 /* ---- the service (api_service.c) ---- */
 void		api_define_gucs(void);

@@ -158,17 +158,14 @@ api_metrics_totals(int64 *requests, int64 *errors)
 }
 
 void
-api_metrics_websocket_delta(int delta)
+api_metrics_websocket(int open_delta, int dropped_delta)
 {
-	if (metrics)
-		pg_atomic_fetch_add_u64(&metrics->websocket_open, delta);
-}
-
-void
-api_metrics_websocket_dropped(void)
-{
-	if (metrics)
-		pg_atomic_fetch_add_u64(&metrics->websocket_dropped, 1);
+	if (metrics == NULL)
+		return;
+	if (open_delta)
+		pg_atomic_fetch_add_u64(&metrics->websocket_open, open_delta);
+	if (dropped_delta > 0)
+		pg_atomic_fetch_add_u64(&metrics->websocket_dropped, dropped_delta);
 }
 
 /* ---- the exposition ---- */
@@ -504,6 +501,8 @@ api_try_in_subtransaction(void (*body) (void *arg), void *arg)
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *volatile failure = NULL;
 
+	if (!IsTransactionState())
+		elog(ERROR, "api_try_in_subtransaction called outside a transaction");
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(caller);
 	PG_TRY();
