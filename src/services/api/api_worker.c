@@ -141,8 +141,11 @@ conn_release(ApiConn *conn)
 	{
 		conn->counted = false;
 		open_connections--;
-		if (conn->is_ws)
-			api_metrics_websocket(-1, 0);
+	}
+	if (conn->is_ws)
+	{
+		conn->is_ws = false;
+		api_metrics_websocket(-1, 0);
 	}
 	if (conn->mem)
 		MemoryContextDelete(conn->mem);
@@ -482,8 +485,9 @@ http_writeable(struct lws *wsi, ApiConn *conn)
 	size_t		n;
 	unsigned char *buf;
 
-	if (!conn->answering)
+	if (!conn->answering || conn->mem == NULL)
 		return 0;
+	MemoryContextSwitchTo(conn->mem);
 	if (!conn->headers_sent)
 	{
 		if (write_headers(wsi, conn) < 0)
@@ -627,13 +631,13 @@ ws_send(void *ctx, const char *msg, size_t len)
 static int
 ws_established(struct lws *wsi, ApiConn *conn)
 {
-	bool		was_counted = conn->counted;
-
-	conn->is_ws = true;
 	conn->wsi = wsi;
 	conn_count(conn);
-	if (!was_counted || !conn->is_ws)
+	if (!conn->is_ws)
+	{
+		conn->is_ws = true;
 		api_metrics_websocket(1, 0);
+	}
 	if (open_connections > worker_max_connections)
 		return -1;
 	conn_ensure_mem(conn);
