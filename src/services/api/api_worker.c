@@ -401,6 +401,8 @@ status_text(int status)
 			return "Not Found";
 		case 405:
 			return "Method Not Allowed";
+		case 411:
+			return "Length Required";
 		case 413:
 			return "Payload Too Large";
 		case 500:
@@ -545,6 +547,17 @@ http_request(struct lws *wsi, ApiConn *conn, const char *path)
 	conn->want_nostr_json = accepts(accept, "application/nostr+json");
 	conn->origin = copy_header(wsi, WSI_TOKEN_ORIGIN);
 	length = copy_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+	if (conn->req.method == API_POST && length == NULL &&
+		lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+	{
+		/* lws 4.1 does not decode a chunked request body: ask for a length instead. */
+		response_init(conn);
+		api_error(&conn->res, 411, "length_required", "a POST body needs a Content-Length header");
+		add_cors(conn, false);
+		conn->close_after = true;
+		answer(wsi, conn);
+		return 0;
+	}
 	if (conn->req.method == API_POST && length != NULL && strtoll(length, NULL, 10) > 0)
 	{
 		if (strtoll(length, NULL, 10) > api_max_body_bytes)
