@@ -20,9 +20,10 @@ const ORIGIN = 'https://app.example.org';
 const logFile = path.join(env.pgdata, 'server.log');
 
 // One request on its own connection (so that the kernel may pick either worker).
-function request(method, pathname, { headers = {}, body = null, agent = false } = {}) {
+function request(method, pathname, { headers = {}, body = null, agent = false, port = PORT, chunked = false } = {}) {
+  if (body !== null && !chunked) headers = { 'Content-Length': Buffer.byteLength(body), ...headers };
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: PORT, method, path: pathname, headers, agent }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: pathname, headers, agent }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
@@ -155,7 +156,7 @@ test('404 for an unknown path, 405 with Allow for a wrong method, 413 for a larg
   assert.equal(big.json.error, 'body_too_large');
   assert.equal(big.headers.connection, 'close');
   // Without a length (chunked), the body is not read.
-  const chunked = await request('POST', '/v1/count', { body: '{}', headers: { 'Content-Type': 'application/json' } });
+  const chunked = await request('POST', '/v1/count', { body: '{}', chunked: true, headers: { 'Content-Type': 'application/json' } });
   assert.equal(chunked.status, 411);
   assert.equal(chunked.json.error, 'length_required');
   // The worker goes on.
@@ -330,11 +331,28 @@ test('SIGTERM of a worker: the coordinator starts it again', async () => {
   }, { timeoutMs: 20000 });
   assert.ok(now.includes(other), 'the other worker kept running');
   assert.match(logSince(mark), /bigbrotr api: api worker \d is gone; starting it again/);
+  // The coordinator's cycle counters say so.
+  await waitFor('a cycle that counted the restart', async () => {
+    const st = (await sql("SELECT last_cycle_stats AS s FROM bigbrotr.bigbrotr_status() WHERE name = 'api'"))[0]?.s;
+    return st && st.worker_restarts >= 1 && st.workers === 2 ? st : null;
+  }, { timeoutMs: 20000 });
   await waitFor('both answering', async () => {
     const pids = new Set();
     for (let i = 0; i < 40 && pids.size < 2; i++) pids.add((await request('GET', '/health')).json?.pid);
     return pids.size === 2;
   });
+});
+
+test('a new api_port on reload: the coordinator restarts the workers on it', async () => {
+  const before = await apiWorkers();
+  await setConfig({ 'bigbrotr.api_port': PORT + 1 });
+  await waitFor('the api on the new port', async () => (await request('GET', '/health', { port: PORT + 1 }).catch(() => ({}))).status === 200);
+  await waitFor('the old port closed', async () => (await request('GET', '/health').then(() => false, () => true)));
+  const after = await waitFor('two new workers', async () => { const p = await apiWorkers(); return p.length === 2 ? p : null; });
+  assert.ok(after.every((p) => !before.includes(p)), 'both workers were restarted');
+  await setConfig({ 'bigbrotr.api_port': PORT });
+  await waitFor('the api back on its port', async () => (await request('GET', '/health').catch(() => ({}))).status === 200);
+  await waitFor('two workers again', async () => (await apiWorkers()).length === 2);
 });
 
 test('bigbrotr_stop(\'api\'): the coordinator and every worker are gone within seconds', async () => {

@@ -550,7 +550,19 @@ http_request(struct lws *wsi, ApiConn *conn, const char *path)
 	if (conn->req.method == API_POST && length == NULL &&
 		lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
 	{
-		/* lws 4.1 does not decode a chunked request body: ask for a length instead. */
+		char	   *arg;
+		const char *allow;
+
+		/*
+		 * lws 4.1 does not decode a chunked request body: ask for a length instead (after the path's
+		 * own 404/405). The body is never read, so the connection closes after the answer.
+		 */
+		conn->close_after = true;
+		if (api_route_find(API_POST, conn->req.path, &arg, &allow) < 0)
+		{
+			answer_now(wsi, conn);
+			return 0;
+		}
 		response_init(conn);
 		api_error(&conn->res, 411, "length_required", "a POST body needs a Content-Length header");
 		add_cors(conn, false);
