@@ -321,6 +321,56 @@ test('a WebSocket client that never reads is dropped once its unsent output pass
   await setConfig({ 'bigbrotr.api_max_pending_bytes': null });
 });
 
+// The bytes the memory contexts of a process hold ("used" of pg_log_backend_memory_contexts).
+async function usedMemory(pid) {
+  const size = () => fs.statSync(logFile).size;
+  const from = size();
+  const [{ ok }] = await sql('SELECT pg_log_backend_memory_contexts($1) AS ok', [pid]);
+  assert.equal(ok, true);
+  const re = new RegExp(`\\[${pid}\\] [^\\n]*LOG:  Grand total: \\d+ bytes in \\d+ blocks; \\d+ free \\(\\d+ chunks\\); (\\d+) used`);
+  const m = await waitFor(`the memory dump of ${pid}`, async () => {
+    const fd = fs.openSync(logFile, 'r');
+    try {
+      const buf = Buffer.alloc(size() - from);
+      fs.readSync(fd, buf, 0, buf.length, from);
+      return re.exec(buf.toString('utf8'));
+    } finally { fs.closeSync(fd); }
+  }, { intervalMs: 20 });
+  return Number(m[1]);
+}
+
+async function mixedLoad(n) {
+  for (let i = 0; i < n; i++) {
+    switch (i % 6) {
+      case 0: assert.equal((await request('GET', '/health')).status, 200); break;
+      case 1: assert.equal((await request('GET', '/v1/events?limit=3')).status, 200); break;
+      case 2: assert.equal((await request('GET', '/nope')).status, 404); break;
+      case 3: assert.equal((await request('POST', '/v1/count', { body: '{"kinds":[1]}' })).status, 200); break;
+      case 4: assert.equal((await request('GET', '/v1/events?kinds=bad')).status, 400); break;
+      default: {
+        const ws = await wsOpen();
+        const got = nextMessages(ws, 2);
+        ws.send(JSON.stringify(['REQ', 'm', { limit: 1 }]));
+        assert.equal((await got)[1][0], 'EOSE');
+        ws.close();
+      }
+    }
+  }
+}
+
+test('requests do not grow a worker: its memory is the same after 600 more requests', async () => {
+  const workers = await apiWorkers();
+  await mixedLoad(300); // warm: plans, caches
+  const a = await Promise.all(workers.map(usedMemory));
+  await mixedLoad(600);
+  const b = await Promise.all(workers.map(usedMemory));
+  await mixedLoad(600);
+  const c = await Promise.all(workers.map(usedMemory));
+  const growth = workers.map((_, i) => c[i] - b[i]);
+  console.log(`# figure: api worker memory (used bytes) after 300/900/1500 mixed requests: ${workers.map((_, i) => `${a[i]}/${b[i]}/${c[i]}`).join(', ')}`);
+  for (const g of growth) assert.ok(g < 8192, `a worker grew ${g} bytes over 600 requests`);
+});
+
 test('SIGTERM of a worker: the coordinator starts it again', async () => {
   const [victim, other] = await apiWorkers();
   const mark = logMark();

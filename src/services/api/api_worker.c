@@ -137,6 +137,8 @@ conn_count(ApiConn *conn)
 static void
 conn_release(ApiConn *conn)
 {
+	/* The connection's context may be the current one (a close from inside its own answer). */
+	MemoryContextSwitchTo(worker_mem);
 	if (conn->counted)
 	{
 		conn->counted = false;
@@ -426,6 +428,7 @@ finish_response(struct lws *wsi, ApiConn *conn)
 	bool		close_it = conn->close_after;
 
 	api_metrics_record(conn->route, conn->res.status, elapsed);
+	MemoryContextSwitchTo(worker_mem);
 	conn->answering = false;
 	conn->close_after = false;
 	if (conn->mem)
@@ -779,10 +782,15 @@ dispatch_callback(struct lws *wsi, enum lws_callback_reasons reason, ApiConn *co
 	}
 }
 
+/*
+ * Every callback returns in the worker's context: lws calls them from lws_service (where the worker's
+ * context is current) and from inside one another (a close inside an answer), where the context
+ * current at entry may be a connection's that the inner callback deleted.
+ */
 static int
 api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext caller = worker_mem;
 	ApiConn    *conn = user;
 	volatile int rc = 0;
 
