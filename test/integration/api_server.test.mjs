@@ -42,6 +42,12 @@ function request(method, pathname, { headers = {}, body = null, agent = false, p
 
 const apiWorkers = () => workerPids('api worker');
 
+// A measured figure: a TAP comment, and a line of BB_FIGURES_FILE when set.
+function figure(line) {
+  console.log(`# figure: ${line}`);
+  if (process.env.BB_FIGURES_FILE) fs.appendFileSync(process.env.BB_FIGURES_FILE, `api_server: ${line}\n`);
+}
+
 function procStat(pid) {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -130,6 +136,14 @@ test('keep-alive: several requests on one connection', async () => {
   agent.on('free', (s) => ports.add(s.localPort));
   for (let i = 0; i < 5; i++) assert.equal((await request('GET', '/health', { agent })).status, 200);
   assert.equal(ports.size, 1, `one connection served them (local ports ${[...ports]})`);
+  // Throughput of one client, for the figures (no bound: a shared machine).
+  let t0 = Date.now();
+  for (let i = 0; i < 500; i++) await request('GET', '/health', { agent });
+  const keep = Date.now() - t0;
+  t0 = Date.now();
+  for (let i = 0; i < 500; i++) await request('GET', '/health');
+  const fresh = Date.now() - t0;
+  figure(`GET /health, one sequential client: ${Math.round(500000 / keep)}/s on one keep-alive connection, ${Math.round(500000 / fresh)}/s with a connection each`);
   agent.destroy();
 });
 
@@ -236,6 +250,7 @@ test('a query blocked by a lock answers 504 at the statement timeout; the worker
     assert.equal(res.json.error, 'timeout');
     assert.ok(took >= TIMEOUT_MS * 0.9, `answered after the timeout (${took} ms)`);
     assert.ok(took < scaled(TIMEOUT_MS * 8), `answered soon after the ${TIMEOUT_MS} ms timeout (${took} ms)`);
+    figure(`a request behind a lock answered 504 after ${took} ms (api_statement_timeout ${TIMEOUT_MS} ms)`);
     // The relay endpoint gets the same timeout.
     const ws = await wsOpen();
     const closed = nextMessages(ws, 1);
@@ -367,7 +382,7 @@ test('requests do not grow a worker: its memory is the same after 600 more reque
   await mixedLoad(600);
   const c = await Promise.all(workers.map(usedMemory));
   const growth = workers.map((_, i) => c[i] - b[i]);
-  console.log(`# figure: api worker memory (used bytes) after 300/900/1500 mixed requests: ${workers.map((_, i) => `${a[i]}/${b[i]}/${c[i]}`).join(', ')}`);
+  figure(`api worker memory (used bytes) after 300/900/1500 mixed requests: ${workers.map((_, i) => `${a[i]}/${b[i]}/${c[i]}`).join(', ')}`);
   for (const g of growth) assert.ok(g < 8192, `a worker grew ${g} bytes over 600 requests`);
 });
 
@@ -413,7 +428,7 @@ test('bigbrotr_stop(\'api\'): the coordinator and every worker are gone within s
   await sql("SELECT bigbrotr_stop('api')");
   await waitFor('no api process', async () => [...workers, ...coordinator].every(gone), { timeoutMs: scaled(5000), intervalMs: 50 });
   const took = Date.now() - t0;
-  console.log(`# figure: api stopped (coordinator and 2 workers gone) ${took} ms after bigbrotr_stop`);
+  figure(`api stopped (coordinator and 2 workers gone) ${took} ms after bigbrotr_stop`);
   await assert.rejects(request('GET', '/health'), /ECONNREFUSED/, 'nothing listens on the port any more');
   await startApi();
 });
@@ -425,7 +440,7 @@ test('kill -9 of the postmaster: the api workers exit and free the port', async 
   const t0 = Date.now();
   process.kill(pm, 'SIGKILL');
   await waitFor('the api workers gone', async () => workers.every(gone), { timeoutMs: scaled(5000), intervalMs: 50 });
-  console.log(`# figure: api workers gone ${Date.now() - t0} ms after kill -9 of the postmaster`);
+  figure(`api workers gone ${Date.now() - t0} ms after kill -9 of the postmaster`);
   await waitFor('the port free', () => new Promise((resolve) => {
     const s = net.connect(PORT, '127.0.0.1');
     s.once('connect', () => { s.destroy(); resolve(false); });
