@@ -41,6 +41,7 @@ install: install-seeds
 install-seeds:
 	$(MKDIR_P) '$(DESTDIR)$(datadir)/extension/bigbrotr'
 	$(INSTALL_DATA) $(SEEDS) '$(DESTDIR)$(datadir)/extension/bigbrotr/'
+	$(INSTALL_DATA) src/services/api/openapi.json '$(DESTDIR)$(datadir)/extension/bigbrotr/'
 
 .PHONY: install-seeds
 

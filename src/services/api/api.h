@@ -47,7 +47,7 @@ typedef struct ApiParam
 typedef struct ApiRequest
 {
 	ApiMethod	method;
-	const char *path;			/* percent-decoded path without the query string */
+	const char *path;			/* percent-decoded path without the query string (lws decodes it) */
 	const char *path_arg;		/* the route's {id} / {url} segment, percent-decoded; NULL if none */
 	ApiParam   *params;			/* query string pairs in order (repeated names kept) */
 	int			nparams;
@@ -87,8 +87,8 @@ extern const ApiRoute api_routes[];
 extern const int api_routes_count;
 
 /*
- * The route for method and path: its index in api_routes, with *arg set to the {..} segment
- * (palloc'd, percent-decoded) when the pattern has one. -1: no route for the path (404); -2: the path
+ * The route for method and (already percent-decoded) path: its index in api_routes, with *arg set
+ * to the {..} segment (palloc'd; a relay URL repaired, see api_routes.c) when the pattern has one. -1: no route for the path (404); -2: the path
  * exists with another method (405; *allow gets the Allow header value).
  */
 int			api_route_find(ApiMethod method, const char *path, char **arg, const char **allow);
@@ -137,8 +137,13 @@ void		api_metrics_shmem_request(void);	/* from _PG_init's shmem hooks */
 void		api_metrics_shmem_startup(void);
 /* One answered request: route index (-1 unknown path, api_routes_count: WebSocket), status, time. */
 void		api_metrics_record(int route, int status, int64 elapsed_us);
-/* Totals since the server started, for the coordinator's cycle counters. */
+/* Totals since the server started (errors: status 500 and above), for the coordinator's counters. */
 void		api_metrics_totals(int64 *requests, int64 *errors);
+/*
+ * WebSocket gauges: open_delta +1 when a connection is established, -1 when it closes (any reason);
+ * dropped_delta 1 when a client is dropped for passing api_max_pending_bytes (its close still -1s).
+ */
+void		api_metrics_websocket(int open_delta, int dropped_delta);
 
 /* ---- the service (api_service.c) ---- */
 void		api_define_gucs(void);
