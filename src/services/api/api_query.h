@@ -7,8 +7,6 @@
 #ifndef BIGBROTR_SERVICES_API_QUERY_H
 #define BIGBROTR_SERVICES_API_QUERY_H
 
-#include "postgres.h"
-
 #include "lib/stringinfo.h"
 
 #include "nostr/filter.h"
