@@ -128,6 +128,17 @@ if [[ " $VERSIONS " == *" 0.4.0 "* ]]; then
         best := least(best, extract(epoch FROM clock_timestamp() - t0)); END LOOP;
       RAISE NOTICE '% ms', round((best * 1000)::numeric, 2); END \$\$;" 2>&1 | notice
   }
+  # The triggers' own cost, paired in one database: each round inserts the N events with the stats
+  # triggers disabled, then enabled (TRUNCATE in between), so both see the same tables and load.
+  for r in $(seq 1 "$ROUNDS"); do
+    for mode in DISABLE ENABLE; do
+      P -d bb_cost_040 -c "TRUNCATE bigbrotr.events_relays, bigbrotr.events, bigbrotr.relays, bigbrotr.finder_queue CASCADE" \
+        -c "ALTER TABLE bigbrotr.events $mode TRIGGER events_stats_insert" -c "CHECKPOINT" >/dev/null 2>&1
+      t=$(P -d bb_cost_040 -c "$TIME_INSERT" 2>&1 | notice)
+      if [ "$mode" = DISABLE ]; then t_off=$t; else t_on=$t; fi
+    done
+    echo "round $r stats triggers: $N new events without them $t_off s, with them $t_on s (ratio $(awk -v a="$t_off" -v b="$t_on" 'BEGIN{printf "%.3f", b/a}'))"
+  done
   deltas=$(P -d bb_cost_040 -c "SELECT count(*) FROM bigbrotr.event_stats_delta")
   s1=$(best bb_cost_040 "bigbrotr.api_stats(30)")
   t0=$(date +%s.%N)
