@@ -573,6 +573,9 @@ http_request(struct lws *wsi, ApiConn *conn, const char *path)
 		answer(wsi, conn);
 		return 0;
 	}
+	/* lws expects a body after a POST without Content-Length: the connection cannot be reused. */
+	if (conn->req.method == API_POST && length == NULL)
+		conn->close_after = true;
 	if (conn->req.method == API_POST && length != NULL && strtoll(length, NULL, 10) > 0)
 	{
 		if (strtoll(length, NULL, 10) > api_max_body_bytes)
