@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <signal.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -834,6 +835,8 @@ static int	listen_fd = -1;
 static int
 listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
+	int			one = 1;
+
 	if (reason != LWS_CALLBACK_RAW_RX_FILE)
 		return 0;
 	for (int i = 0; i < 64; i++)
@@ -842,6 +845,11 @@ listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 
 		if (fd < 0)
 			break;				/* EAGAIN: another worker took it, or nothing left */
+		/*
+		 * Headers and body go out in separate writes: without TCP_NODELAY, Nagle holds the body
+		 * until the client's delayed ACK (40 ms per keep-alive request).
+		 */
+		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (lws_adopt_socket_vhost(vhost, fd) == NULL)
 			bb_log(BB_DEBUG, "could not adopt an accepted connection");
 	}
