@@ -114,6 +114,7 @@ after(async () => {
     await setConfig({
       'bigbrotr.log_level': null, 'bigbrotr.api_port': null, 'bigbrotr.api_workers': null, 'bigbrotr.api_interval': null,
       'bigbrotr.api_statement_timeout': null, 'bigbrotr.api_cors_origins': null, 'bigbrotr.api_max_pending_bytes': null,
+      'bigbrotr.api_max_connections': null,
     }).catch(() => {});
   }
 });
@@ -406,6 +407,27 @@ test('SIGTERM of a worker: the coordinator starts it again', async () => {
     for (let i = 0; i < 40 && pids.size < 2; i++) pids.add((await request('GET', '/health')).json?.pid);
     return pids.size === 2;
   });
+});
+
+test('a worker holding api_max_connections connections answers 503 busy with Retry-After at once', async () => {
+  await setConfig({ 'bigbrotr.api_workers': 1, 'bigbrotr.api_max_connections': 2 });
+  await waitFor('one worker with the new cap', async () => {
+    const p = await apiWorkers();
+    return p.length === 1 && (await request('GET', '/health').catch(() => ({}))).status === 200;
+  });
+  const held = [await wsOpen(), await wsOpen()];
+  try {
+    const res = await request('GET', '/health');
+    assert.equal(res.status, 503, res.text);
+    assert.equal(res.json.error, 'busy');
+    assert.equal(res.headers['retry-after'], '1');
+  } finally {
+    for (const ws of held) ws.close();
+  }
+  await waitFor('served again once the sockets closed', async () => (await request('GET', '/health')).status === 200);
+  await setConfig({ 'bigbrotr.api_workers': 2, 'bigbrotr.api_max_connections': null });
+  await waitFor('two workers again', async () => (await apiWorkers()).length === 2 &&
+    (await request('GET', '/health').catch(() => ({}))).status === 200);
 });
 
 test('a new api_port on reload: the coordinator restarts the workers on it', async () => {
