@@ -16,6 +16,9 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+/* The api's metrics (services/api/api_metrics.c); declared here since core includes no service. */
+extern void api_metrics_shmem_request(void), api_metrics_shmem_startup(void);
+
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -25,6 +28,7 @@ bigbrotr_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	launcher_shmem_request();
+	api_metrics_shmem_request();
 }
 
 static void
@@ -33,6 +37,7 @@ bigbrotr_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	launcher_shmem_startup();
+	api_metrics_shmem_startup();
 }
 
 void

@@ -137,8 +137,13 @@ void		api_metrics_shmem_request(void);	/* from _PG_init's shmem hooks */
 void		api_metrics_shmem_startup(void);
 /* One answered request: route index (-1 unknown path, api_routes_count: WebSocket), status, time. */
 void		api_metrics_record(int route, int status, int64 elapsed_us);
-/* Totals since the server started, for the coordinator's cycle counters. */
+/* Totals since the server started (errors: status 500 and above), for the coordinator's counters. */
 void		api_metrics_totals(int64 *requests, int64 *errors);
+/*
+ * WebSocket gauges: open_delta +1 when a connection is established, -1 when it closes (any reason);
+ * dropped_delta 1 when a client is dropped for passing api_max_pending_bytes (its close still -1s).
+ */
+void		api_metrics_websocket(int open_delta, int dropped_delta);
 
 /* ---- the service (api_service.c) ---- */
 void		api_define_gucs(void);
