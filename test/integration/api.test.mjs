@@ -57,6 +57,34 @@ test('the OpenAPI document is valid (swagger-parser) and GET /openapi.json serve
   }
 });
 
+test('the validator refuses answers the document does not allow (so every check below can fail)', async () => {
+  const ev = fx.events[0];
+  const good = { events: [plain(ev)], next: null };
+  const answer = (status, body, type = 'application/json', headers = {}) => ({
+    status, text: typeof body === 'string' ? body : JSON.stringify(body), headers: new Headers({ 'content-type': type, ...headers }),
+  });
+  await assertValid('GET', '/v1/events', answer(200, good));
+  const bad = [
+    answer(200, { events: [{ ...plain(ev), sig: undefined }], next: null }),            // a member missing
+    answer(200, { events: [{ ...plain(ev), extra: 1 }], next: null }),                  // a member too many
+    answer(200, { events: [{ ...plain(ev), kind: 70000 }], next: null }),               // out of range
+    answer(200, { events: [{ ...plain(ev), id: ev.id.toUpperCase() }], next: null }),   // not lower-case hex
+    answer(200, { events: [plain(ev)], next: 5 }),                                       // next not a string
+    answer(200, { events: [plain(ev)] }),                                                // next missing
+    answer(200, good, 'text/html'),                                                      // another media type
+    answer(418, { error: 'teapot', message: 'x' }),                                      // an undocumented status
+    answer(400, { error: 'bad_parameter' }),                                             // Error without message
+    answer(400, { error: 'not_found', message: 'x' }),                                   // a code of another status
+    answer(200, `${JSON.stringify(plain(ev))}\n{"id":1}\n`, 'application/x-ndjson'),  // an NDJSON line
+    answer(200, good, 'application/json', { link: 'nonsense' }),                         // a header's shape
+  ];
+  for (const [i, a] of bad.entries()) {
+    await assert.rejects(assertValid('GET', '/v1/events', a), assert.AssertionError, `case ${i} was accepted`);
+  }
+  await assert.rejects(assertValid('GET', '/v1/req', answer(405, { error: 'method_not_allowed', message: 'x' })), assert.AssertionError);
+  await assert.rejects(assertValid('POST', '/v1/req', answer(405, { error: 'method_not_allowed', message: 'x' })), /Allow is required/);
+});
+
 test('GET /health answers ok, the version and a worker pid', async () => {
   const r = await both('/health');
   assert.equal(r.fetch.status, 200);

@@ -13,7 +13,7 @@ import { freshExtension, sql, connect, setConfig, waitFor, env } from './lib/clu
 import { scaled, SLOWNESS } from './lib/slowness.mjs';
 import {
   startApi, stopApi, resetApiConfig, apiPids, api, curl, assertValid, loadFixture, archiveFingerprint,
-  waitApiUp, WS_URL,
+  waitApiUp, WS_URL, BASE,
 } from './lib/api.mjs';
 
 const execFileP = promisify(execFile);
@@ -253,6 +253,6 @@ test('SIGTERM: bigbrotr_stop ends every api process within seconds; a killed coo
   await sql("SELECT bigbrotr_stop('api')");
   await waitFor('every api process gone after bigbrotr_stop', async () => (await apiPids()).length === 0, { timeoutMs: 10000 });
   for (const p of procs) assert.throws(() => process.kill(p.pid, 0), `process ${p.pid} (${p.backend_type}) is gone`);
-  await waitFor('the port closed', async () => fetch('http://127.0.0.1:57780/health').then(() => false, () => true), { timeoutMs: 10000 });
+  await waitFor('the port closed', async () => fetch(`${BASE}/health`).then(() => false, () => true), { timeoutMs: 10000 });
   assert.ok(Date.now() - t0 < scaled(10000));
 });

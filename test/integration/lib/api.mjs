@@ -17,7 +17,8 @@ const execFileP = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const OPENAPI_FILE = path.resolve(here, '../../../src/services/api/openapi.json');
 
-export const API_PORT = 57780;
+// The test port (shared under run.sh's lock); BB_API_PORT for a helper's own cluster.
+export const API_PORT = Number(process.env.BB_API_PORT || 57780);
 export const BASE = `http://127.0.0.1:${API_PORT}`;
 export const WS_URL = `ws://127.0.0.1:${API_PORT}`;
 
