@@ -85,14 +85,15 @@ TIMEOUT=$(q -c "SHOW bigbrotr.api_statement_timeout")
 echo "api: $(curl -s "http://127.0.0.1:$API_PORT/health"), 2 workers"
 
 # ---------------------------------------------------------------- the SQL the handlers run
-# The events handler's query for one filter (src/services/api/api_events.c builds it; mirrored here
-# with the values in place of its parameters): keyset order, limit + 1 to know whether a page follows.
-SQL_AUTHOR="SELECT id, pubkey, created_at, kind, tags, content, sig FROM bigbrotr.events
-  WHERE pubkey = ANY (ARRAY[decode('$AUTHOR', 'hex')]) ORDER BY created_at DESC, id DESC LIMIT 101"
-SQL_TAG="SELECT id, pubkey, created_at, kind, tags, content, sig FROM bigbrotr.events
-  WHERE tagvalues @> ARRAY[bigbrotr.tagvalue_entry('$TAG')] AND tags @> jsonb_build_array(jsonb_build_array('t', '$TAG'))
-  ORDER BY created_at DESC, id DESC LIMIT 101"
-[ -f "$HERE/api_queries.sh" ] && source "$HERE/api_queries.sh" # the handler's exact SQL, when present
+# The events handler's statement for one filter (src/services/api/api_query_sql.c builds it with $n
+# parameters; mirrored here with the values in their place): one author "e.pubkey = $1", one tag value
+# "e.tagvalues && $entries" plus the exact recheck of the tag's letter, keyset order, one row past the
+# page (REST: limit + 1 to know whether a next page exists; REQ: the limit itself).
+SQL_AUTHOR="SELECT e.id, e.pubkey, e.created_at, e.kind, e.tags::text, e.content, e.sig FROM bigbrotr.events e
+  WHERE e.pubkey = decode('$AUTHOR', 'hex') ORDER BY e.created_at DESC, e.id DESC LIMIT 101"
+SQL_TAG="SELECT e.id, e.pubkey, e.created_at, e.kind, e.tags::text, e.content, e.sig FROM bigbrotr.events e
+  WHERE e.tagvalues && ARRAY[bigbrotr.tagvalue_entry('$TAG')] AND EXISTS (SELECT 1 FROM jsonb_array_elements(e.tags) t
+  WHERE t->>0 = 't' AND t->>1 = ANY(ARRAY['$TAG'])) ORDER BY e.created_at DESC, e.id DESC LIMIT 101"
 
 pg_run() { # pg_run NAME SQL: pgbench in the api's transaction shape; sets PG_RPS PG_P50 PG_P99
   local name=$1 sql=$2
