@@ -29,21 +29,27 @@ typedef struct nostr_parsed_filter
 {
 	nostr_filter f;
 	char	   *relay;			/* NULL: any relay */
+	char	   *cursor;			/* the api's "cursor" member / parameter as given; NULL: none */
 	bool		has_search;
 	void	   *storage;		/* owned allocations (internal) */
 } nostr_parsed_filter;
 
 /*
  * A filter object ({"ids": [...], "#t": [...], "since": n, ...}). Unknown members: refused
- * (NOSTR_ERR_BAD_FIELD, named) unless allow_relay and the member is "relay". Returns NOSTR_OK.
+ * (NOSTR_ERR_BAD_FIELD, named) unless allow_relay and the member is one of the api's "relay" or
+ * "cursor" (strings, copied as given). Every message starts with the member's name ("kinds: 70000
+ * is not 0..65535"). Empty lists are kept (they match nothing, as in nostr-tools' matchFilter).
+ * Returns NOSTR_OK; on failure *out is zeroed and needs no freeing.
  */
 int			nostr_filter_parse_json(const char *json, size_t len, bool allow_relay,
 									nostr_parsed_filter *out, nostr_error *err);
 
 /*
  * The api's query string form: ids, authors, kinds, #x (any single letter), since, until, limit,
- * relay; a list is comma-separated and/or the parameter repeated. Names in `ignore` (NULL-terminated,
- * e.g. {"cursor", NULL}) are skipped; any other name is refused, named in the message.
+ * relay, cursor, search; a list is comma-separated and/or the parameter repeated (an empty item is
+ * refused: a tag value holding a comma or an empty one needs the JSON form). Names in `ignore`
+ * (NULL-terminated, e.g. {"cursor", NULL}) are skipped; any other name is refused ("unknown
+ * parameter: foo"). Scalars given twice are refused.
  */
 int			nostr_filter_from_params(const char *const *names, const char *const *values, size_t n,
 									 const char *const *ignore, nostr_parsed_filter *out,

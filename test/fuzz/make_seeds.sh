@@ -3,7 +3,7 @@
 set -eu
 cd "$(dirname "$0")"
 F=../fixtures/nostr
-rm -rf bin/seeds && mkdir -p bin/seeds/event bin/seeds/relay_url bin/seeds/message bin/seeds/nip11 bin/seeds/negentropy
+rm -rf bin/seeds && mkdir -p bin/seeds/event bin/seeds/relay_url bin/seeds/message bin/seeds/nip11 bin/seeds/negentropy bin/seeds/filter
 i=0
 # valid events (the "event" member of each line) and the first 200 benchmark events
 node -e '
@@ -39,5 +39,12 @@ for (const l of fs.readFileSync(process.argv[1] + "/negentropy_exchanges.txt", "
 const sets = Buffer.alloc(300);
 for (let j = 0; j < sets.length; j++) sets[j] = (j * 97 + 13) & 0xff;
 neg("p0", 0x03, sets); neg("p1", 0x13, sets);
+// filter: first byte 0/1 a filter object (1: with the api members relay, cursor), 2 a client message, 3 a query string
+const h = "ab".repeat(32);
+[[0, `{"ids":["${h}"],"authors":["${h}"],"kinds":[1,30023],"#e":["x"],"#P":["a\\u00e9"],"since":1,"until":2,"limit":3}`],
+ [0, `{"kinds":[70000]}`], [0, `{"#t":["a","b"],"search":"q"}`], [1, `{"relay":"wss://r","cursor":"1.${h}"}`],
+ [2, `["REQ","s",{"kinds":[1]},{"#t":["x"]}]`], [2, `["COUNT","c",{}]`], [2, `["CLOSE","s"]`], [2, `["EVENT",{"id":"${h}"}]`],
+ [3, `kinds=1,2&kinds=3&%23t=x&authors=${h}&since=5&limit=9&format=json`], [3, `#t=a,b&#e=c&until=7`]]
+  .forEach(([m, t], j) => out("filter", "f" + j, Buffer.concat([Buffer.from([m]), Buffer.from(t)])));
 ' "$F"
-echo "seeds: $(ls bin/seeds/event | wc -l) event, $(ls bin/seeds/relay_url | wc -l) relay_url, $(ls bin/seeds/message | wc -l) message, $(ls bin/seeds/nip11 | wc -l) nip11, $(ls bin/seeds/negentropy | wc -l) negentropy"
+echo "seeds: $(ls bin/seeds/event | wc -l) event, $(ls bin/seeds/relay_url | wc -l) relay_url, $(ls bin/seeds/message | wc -l) message, $(ls bin/seeds/nip11 | wc -l) nip11, $(ls bin/seeds/negentropy | wc -l) negentropy, $(ls bin/seeds/filter | wc -l) filter"

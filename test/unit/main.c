@@ -63,6 +63,7 @@ main(void)
 	test_keys();
 	test_relay_url();
 	test_message();
+	test_filter();
 	test_negentropy();
 	test_neg_phase();
 	test_nip11();

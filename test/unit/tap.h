@@ -29,5 +29,6 @@ void		test_nip11(void);
 void		test_sync_window(void);
 void		test_verify_pool(void);
 void		test_relay_etiquette(void);
+void		test_filter(void);
 
 #endif
