@@ -20,4 +20,8 @@ extern int	synchronizer_interval;
 void		synchronizer_define_gucs(void);
 void		synchronizer_run_cycle(ServiceCycle *cycle);
 
+extern int	api_cycle_pause;		/* 0: an api cycle is itself bigbrotr.api_interval long */
+void		api_define_gucs(void);
+void		api_run_cycle(ServiceCycle *cycle);
+
 #endif							/* BIGBROTR_SERVICES_H */

@@ -47,7 +47,7 @@ typedef struct ApiParam
 typedef struct ApiRequest
 {
 	ApiMethod	method;
-	const char *path;			/* percent-decoded path without the query string */
+	const char *path;			/* percent-decoded path without the query string (lws decodes it) */
 	const char *path_arg;		/* the route's {id} / {url} segment, percent-decoded; NULL if none */
 	ApiParam   *params;			/* query string pairs in order (repeated names kept) */
 	int			nparams;
@@ -87,8 +87,8 @@ extern const ApiRoute api_routes[];
 extern const int api_routes_count;
 
 /*
- * The route for method and path: its index in api_routes, with *arg set to the {..} segment
- * (palloc'd, percent-decoded) when the pattern has one. -1: no route for the path (404); -2: the path
+ * The route for method and (already percent-decoded) path: its index in api_routes, with *arg set
+ * to the {..} segment (palloc'd; a relay URL repaired, see api_routes.c) when the pattern has one. -1: no route for the path (404); -2: the path
  * exists with another method (405; *allow gets the Allow header value).
  */
 int			api_route_find(ApiMethod method, const char *path, char **arg, const char **allow);

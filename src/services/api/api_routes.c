@@ -1,7 +1,12 @@
 /*
  * api_routes.c: the one table of the api's HTTP endpoints (method, path pattern, handler, whether
- * it reads the database) and the matcher the server uses. A pattern has at most one {..} segment,
- * which matches one path segment (a relay URL comes percent-encoded: wss%3A%2F%2Fhost).
+ * it reads the database) and the matcher the server uses. A pattern has at most one {..} segment.
+ * The path the server passes is already percent-decoded by libwebsockets, which also collapses
+ * "//" and removes "/./" and "/../" segments: /v1/relays/wss%3A%2F%2Fhost/history arrives as
+ * /v1/relays/wss:/host/history. So {url} matches greedily (a relay URL keeps its own path, e.g.
+ * wss://host/nostr) and the "scheme:/" that lws left is repaired to "scheme://"; {id} matches one
+ * segment. A relay URL whose own path ends in /history or /nip11 cannot be told apart from those
+ * routes; such a relay is still listed by /v1/relays.
  */
 #include "postgres.h"
 
@@ -18,59 +23,35 @@ const ApiRoute api_routes[] = {
 	{API_GET, "/v1/events/{id}", api_handle_event, true},
 	{API_POST, "/v1/count", api_handle_count, true},
 	{API_GET, "/v1/relays", api_handle_relays, true},
-	{API_GET, "/v1/relays/{url}", api_handle_relay, true},
+	/* Before /v1/relays/{url}, whose greedy {url} would match them too. */
 	{API_GET, "/v1/relays/{url}/history", api_handle_relay_history, true},
 	{API_GET, "/v1/relays/{url}/nip11", api_handle_relay_nip11, true},
+	{API_GET, "/v1/relays/{url}", api_handle_relay, true},
 	{API_GET, "/v1/stats", api_handle_stats, true},
 	{API_GET, "/v1/services", api_handle_services, true},
 };
 
 const int	api_routes_count = lengthof(api_routes);
 
-/* Percent-decodes s[0..len) into a palloc'd string; NULL when an escape is malformed or decodes NUL. */
+/* "wss:/host" (lws collapsed the "//") back to "wss://host"; other text unchanged. */
 static char *
-percent_decode(const char *s, size_t len)
+repair_url(const char *seg, size_t len)
 {
-	char	   *out = palloc(len + 1);
-	size_t		o = 0;
+	static const char *const schemes[] = {"wss:/", "ws:/", "https:/", "http:/"};
 
-	for (size_t i = 0; i < len; i++)
+	for (int i = 0; i < lengthof(schemes); i++)
 	{
-		if (s[i] == '%')
-		{
-			int			v = 0;
+		size_t		n = strlen(schemes[i]);
 
-			if (i + 2 >= len)
-				return NULL;
-			for (int k = 1; k <= 2; k++)
-			{
-				char		c = s[i + k];
-
-				v <<= 4;
-				if (c >= '0' && c <= '9')
-					v |= c - '0';
-				else if (c >= 'a' && c <= 'f')
-					v |= c - 'a' + 10;
-				else if (c >= 'A' && c <= 'F')
-					v |= c - 'A' + 10;
-				else
-					return NULL;
-			}
-			if (v == 0)
-				return NULL;
-			out[o++] = (char) v;
-			i += 2;
-		}
-		else
-			out[o++] = s[i];
+		if (len > n && pg_strncasecmp(seg, schemes[i], n) == 0 && seg[n] != '/')
+			return psprintf("%.*s/%.*s", (int) n, seg, (int) (len - n), seg + n);
 	}
-	out[o] = '\0';
-	return out;
+	return pnstrdup(seg, len);
 }
 
-/* Whether path matches pattern; the {..} segment (raw, still encoded) goes to *seg / *seg_len. */
+/* Whether path matches pattern; the {..} segment goes to *seg / *seg_len, *greedy for {url}. */
 static bool
-pattern_matches(const char *pattern, const char *path, const char **seg, size_t *seg_len)
+pattern_matches(const char *pattern, const char *path, const char **seg, size_t *seg_len, bool *greedy)
 {
 	const char *open = strchr(pattern, '{');
 	const char *close;
@@ -81,6 +62,7 @@ pattern_matches(const char *pattern, const char *path, const char **seg, size_t 
 
 	*seg = NULL;
 	*seg_len = 0;
+	*greedy = false;
 	if (open == NULL)
 		return strcmp(pattern, path) == 0;
 	close = strchr(open, '}');
@@ -92,8 +74,9 @@ pattern_matches(const char *pattern, const char *path, const char **seg, size_t 
 		return false;
 	*seg = path + prefix;
 	*seg_len = path_len - prefix - suffix_len;
-	/* One segment: no '/' inside (an encoded URL carries %2F). */
-	return memchr(*seg, '/', *seg_len) == NULL;
+	*greedy = strncmp(open, "{url}", 5) == 0;
+	/* {id}: one segment; {url}: anything (the relay URL's own slashes survive decoding). */
+	return *greedy || memchr(*seg, '/', *seg_len) == NULL;
 }
 
 int
@@ -109,8 +92,9 @@ api_route_find(ApiMethod method, const char *path, char **arg, const char **allo
 	{
 		const char *seg;
 		size_t		seg_len;
+		bool		greedy;
 
-		if (!pattern_matches(api_routes[i].pattern, path, &seg, &seg_len))
+		if (!pattern_matches(api_routes[i].pattern, path, &seg, &seg_len, &greedy))
 			continue;
 		path_known = true;
 		if (api_routes[i].method == API_GET)
@@ -121,11 +105,7 @@ api_route_find(ApiMethod method, const char *path, char **arg, const char **allo
 			(method == API_HEAD && api_routes[i].method == API_GET))
 		{
 			if (seg)
-			{
-				*arg = percent_decode(seg, seg_len);
-				if (*arg == NULL)
-					*arg = pstrdup("");	/* the handler refuses it as a bad parameter */
-			}
+				*arg = greedy ? repair_url(seg, seg_len) : pnstrdup(seg, seg_len);
 			return i;
 		}
 	}
