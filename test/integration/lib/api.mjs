@@ -155,11 +155,22 @@ function mediaBase(type) {
 export async function assertValid(method, concretePath, res, what = `${method} ${concretePath}`) {
   const doc = await openapiDocument();
   const template = pathTemplate(doc, concretePath);
-  assert.ok(template, `${what}: no path of the OpenAPI document matches ${concretePath}`);
-  const op = doc.paths[template][method.toLowerCase() === 'head' ? 'get' : method.toLowerCase()];
-  assert.ok(op, `${what}: the document has no ${method} ${template}`);
-  const response = op.responses[String(res.status)] ?? op.responses.default;
-  assert.ok(response, `${what}: status ${res.status} is not documented for ${method} ${template} (body ${res.text.slice(0, 300)})`);
+  let response;
+  if (!template) {
+    // A path the api does not have: only the shared 404 is allowed.
+    assert.equal(res.status, 404, `${what}: no path of the OpenAPI document matches ${concretePath}, and the answer is ${res.status}, not 404`);
+    response = doc.components.responses.NotFound;
+  } else {
+    const op = doc.paths[template][method.toLowerCase() === 'head' ? 'get' : method.toLowerCase()];
+    if (!op) {
+      // A method the path does not take: only the shared 405 (with Allow) is allowed.
+      assert.equal(res.status, 405, `${what}: the document has no ${method} ${template}, and the answer is ${res.status}, not 405`);
+      response = doc.components.responses.MethodNotAllowed;
+    } else {
+      response = op.responses[String(res.status)] ?? op.responses.default;
+      assert.ok(response, `${what}: status ${res.status} is not documented for ${method} ${template} (body ${res.text.slice(0, 300)})`);
+    }
+  }
   for (const [name, h] of Object.entries(response.headers ?? {})) {
     const value = res.headers.get(name);
     if (value === null) {
