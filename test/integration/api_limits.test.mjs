@@ -123,7 +123,7 @@ test('100 concurrent clients are all answered (200, valid bodies)', async () => 
   }
 });
 
-test('SQL-injection-shaped values in every parameter: 400 or an ordinary answer, the archive unchanged', async () => {
+test('SQL-injection-shaped values in every parameter: 400 or an ordinary answer (200, 404), the archive unchanged', async () => {
   const before = await archiveFingerprint();
   const evil = ["1);DELETE FROM bigbrotr.events;--", "x'||pg_sleep(10)||'", "'; DROP TABLE bigbrotr.events; --",
     "' OR '1'='1", '"', '\\', '$$; DELETE FROM bigbrotr.relays; $$', '$1', "0'); TRUNCATE bigbrotr.events_relays; --",
@@ -142,9 +142,9 @@ test('SQL-injection-shaped values in every parameter: 400 or an ordinary answer,
   gets.push(`/v1/events?kinds=${Array.from({ length: 5000 }, (_, i) => i).join(',')}`);
   for (const path of gets) {
     const r = await api(path);
-    assert.ok(r.status === 200 || r.status === 400 || (path.length > 8000 && r.status >= 400 && r.status < 500),
+    assert.ok([200, 400, 404].includes(r.status) || (path.length > 8000 && r.status >= 400 && r.status < 500),
       `${path.slice(0, 120)}: ${r.status} ${r.text.slice(0, 200)}`);
-    if (r.status === 200 || r.status === 400) await assertValid('GET', path.length > 8000 ? '/v1/events' : path, r);
+    if ([200, 400, 404].includes(r.status)) await assertValid('GET', path.length > 8000 ? '/v1/events' : path, r);
     if (r.status === 200 && r.json?.events) {
       // An ordinary answer: only events that the (literal) filter selects, here none or real rows.
       for (const e of r.json.events) assert.ok(fx.events.some((x) => x.id === e.id));
@@ -166,7 +166,7 @@ test('SQL-injection-shaped values in every parameter: 400 or an ordinary answer,
   // The same through curl (its own encoding of the raw bytes) for a few of them.
   for (const path of gets.slice(0, 30)) {
     const r = await curl(path);
-    assert.ok(r.status === 200 || r.status === 400, `curl ${path}: ${r.status}`);
+    assert.ok([200, 400, 404].includes(r.status), `curl ${path}: ${r.status}`);
   }
   // The relay endpoint.
   const ws = new WebSocket(WS_URL);
@@ -210,7 +210,7 @@ test('as the bigbrotr_api role, writes fail (permission denied, read-only transa
   // It can read (the refusals below are not a broken role).
   const read = await psql('SET ROLE bigbrotr_api', 'SELECT count(*) FROM bigbrotr.events');
   assert.ok(read.ok, read.out);
-  assert.equal(read.out.trim(), String(fx.events.length));
+  assert.equal(read.out.trim().split('\n').pop(), String(fx.events.length));
   const e = fx.events[0];
   const writes = [
     'DELETE FROM bigbrotr.events',
