@@ -102,7 +102,7 @@ pg_run() { # pg_run NAME SQL: pgbench in the api's transaction shape; sets PG_RP
   chmod 644 "$WORK/$name.sql"
   (cd "$WORK" && pgbench -n -h 127.0.0.1 -p "$BB_PORT" -U postgres -f "$WORK/$name.sql" -c "$C" -j 2 -T "$D" \
      --log --log-prefix="$WORK/pgb_$name" "$BB_DB" > "$WORK/$name.pgbench" 2>&1 9>&-) || { cat "$WORK/$name.pgbench"; exit 1; }
-  PG_RPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/$name.pgbench" | head -1)
+  PG_RPS=$(printf "%.1f" "$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/$name.pgbench" | head -1)")
   cat "$WORK"/pgb_"$name"* | awk '{print $3 / 1000}' | sort -n > "$WORK/$name.lat"
   local n; n=$(wc -l < "$WORK/$name.lat")
   PG_P50=$(sed -n "$(( n / 2 + 1 ))p" "$WORK/$name.lat")
