@@ -167,8 +167,10 @@ WHERE jsonb_typeof(t) = 'array' AND t->>1 IS NOT NULL;
 
 -- No per-row SQL in the insert path: every function an insert into events, events_relays or relays
 -- runs (generated columns, CHECK constraints, triggers) is C, but the finder's queue trigger, which
--- fires only for kinds 3 and 10002.
-SELECT c.relname AS "table", d.classid::regclass AS via, p.oid::regprocedure AS function, l.lanname
+-- fires only for kinds 3 and 10002, and the stats triggers of 0.4.0, which fire once per statement.
+SELECT c.relname AS "table", d.classid::regclass AS via, p.oid::regprocedure AS function, l.lanname,
+       (SELECT CASE WHEN t.tgtype & 1 = 1 THEN 'row' ELSE 'statement' END FROM pg_trigger t
+        WHERE t.oid = d.objid AND d.classid = 'pg_trigger'::regclass) AS fires_per
 FROM pg_depend d
 JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
 JOIN pg_language l ON l.oid = p.prolang

@@ -218,23 +218,36 @@ BEGIN
                'relays', coalesce(jsonb_agg(p.relay ORDER BY p.url) FILTER (WHERE p.n <= v_limit), '[]'::jsonb),
                'next', CASE WHEN count(*) > v_limit THEN max(p.url) FILTER (WHERE p.n <= v_limit) END)
     INTO v_result
-    FROM (SELECT l.relay_url AS url, row_number() OVER (ORDER BY l.relay_url) AS n,
+    FROM (SELECT r.url, row_number() OVER (ORDER BY r.url) AS n,
                  jsonb_build_object(
-                     'url', l.relay_url, 'network', l.network, 'inserted_at', l.inserted_at,
-                     'checked_at', l.generated_at, 'openable', l.nip66_openable, 'readable', l.nip66_readable,
-                     'writable', l.nip66_writable, 'rtt_open', l.nip66_rtt_open, 'rtt_read', l.nip66_rtt_read,
-                     'rtt_write', l.nip66_rtt_write, 'auth_required', l.nip66_auth_required,
-                     'name', l.nip11_name, 'software', l.nip11_software, 'version', l.nip11_version,
-                     'supported_nips', l.nip11_supported_nips) AS relay
-          FROM (SELECT * FROM bigbrotr.relay_metadata_latest l
-                WHERE l.relay_url > coalesce(p_after, '')
-                  AND (p_network IS NULL OR l.network = p_network)
-                  AND (p_readable IS NULL OR l.nip66_readable = p_readable)
-                  AND (p_writable IS NULL OR l.nip66_writable = p_writable)
-                  AND (p_software IS NULL OR l.nip11_software = p_software)
-                  AND (p_nip IS NULL OR l.nip11_supported_nips @> jsonb_build_array(p_nip))
-                ORDER BY l.relay_url
-                LIMIT v_limit + 1) l) p;
+                     'url', r.url, 'network', r.network, 'inserted_at', r.inserted_at,
+                     'checked_at', r.generated_at, 'openable', r.openable, 'readable', r.readable,
+                     'writable', r.writable, 'rtt_open', r.rtt_open, 'rtt_read', r.rtt_read,
+                     'rtt_write', r.rtt_write, 'auth_required', r.auth_required,
+                     'name', r.name, 'software', r.software, 'version', r.version,
+                     'supported_nips', r.supported_nips) AS relay
+          -- The newest snapshot with its documents in one LATERAL with LIMIT 1, so that every join is
+          -- a nested loop on the walk of relays_pkey and the outer LIMIT ends the walk (joining the
+          -- documents outside it let the planner hash them and sort every relay after the cursor).
+          FROM (SELECT r.url, r.network, r.inserted_at, l.*
+                FROM bigbrotr.relays r
+                LEFT JOIN LATERAL (
+                    SELECT rm.generated_at, n66.openable, n66.readable, n66.writable, n66.rtt_open, n66.rtt_read,
+                           n66.rtt_write, n66.auth_required, n11.name, n11.software, n11.version, n11.supported_nips
+                    FROM bigbrotr.relay_metadata rm
+                    LEFT JOIN bigbrotr.nip66 n66 ON n66.id = rm.nip66_id
+                    LEFT JOIN bigbrotr.nip11 n11 ON n11.id = rm.nip11_id
+                    WHERE rm.relay_url = r.url
+                    ORDER BY rm.generated_at DESC
+                    LIMIT 1) l ON true
+                WHERE r.url > coalesce(p_after, '')
+                  AND (p_network IS NULL OR r.network = p_network)
+                  AND (p_readable IS NULL OR l.readable = p_readable)
+                  AND (p_writable IS NULL OR l.writable = p_writable)
+                  AND (p_software IS NULL OR l.software = p_software)
+                  AND (p_nip IS NULL OR l.supported_nips @> jsonb_build_array(p_nip))
+                ORDER BY r.url
+                LIMIT v_limit + 1) r) p;
     RETURN v_result;
 END;
 $$;

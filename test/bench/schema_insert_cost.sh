@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# schema_insert_cost.sh: what a schema version costs the writers, 0.2.0 against 0.3.0 (or the versions
-# given in VERSIONS), in the same run, on the same realistic events, in one throwaway cluster:
+# schema_insert_cost.sh: what a schema version costs the writers, 0.3.0 against 0.4.0 (or the versions
+# given in VERSIONS, e.g. VERSIONS="0.2.0 0.3.0"), in the same run, on the same realistic events, in one
+# throwaway cluster:
 #   new     bigbrotr.insert_events in batches of 500 (the synchronizer's new events): us per event
 #   known   bigbrotr.insert_sightings of the same events on a second relay, batches of 500 (the
 #           synchronizer's known events): us per sighting
-#   items   a relay's (created_at, id) items of N events, sorted, as negentropy needs them: 0.3.0's
-#           bigbrotr.relay_items (index-only scan) against the join 0.2.0 would need; ms per scan
+#   items   (with 0.3.0) a relay's (created_at, id) items of N events, sorted, as negentropy needs them:
+#           0.3.0's bigbrotr.relay_items (index-only scan) against the join 0.2.0 would need; ms per scan
 #   update  ALTER EXTENSION bigbrotr UPDATE from 0.2.0 on an archive of N events and 10 N sightings
-#           (it rewrites events_relays): seconds, and seconds per million sightings
+#           (it rewrites events_relays), and from 0.3.0 to 0.4.0 on N events (one scan of events to
+#           fill event_stats): seconds
+#   stats   (with 0.4.0) the delta rows N new events left, the time of bigbrotr.api_stats_fold() over
+#           them, and of bigbrotr.api_stats(30) before and after the fold (best of 5)
 # and, as before, the per-row size of events_relays' primary key with the relay as URL text vs an
 # integer key. Prints times and ratios, never asserts. Takes the machine-wide test lock.
 #   test/bench/schema_insert_cost.sh [events=100000] [rounds=2]
 set -euo pipefail
 N=${1:-100000}
 ROUNDS=${2:-2}
-VERSIONS=${VERSIONS:-"0.2.0 0.3.0"}
+VERSIONS=${VERSIONS:-"0.3.0 0.4.0"}
 source "$(dirname "$0")/lib.sh"
 bench_cluster
 P() { cluster_psql -At "$@"; }
@@ -88,7 +92,7 @@ done
 # A relay's items (N of them), sorted by (created_at, id), five scans each after VACUUM.
 if [[ " $VERSIONS " == *" 0.3.0 "* ]]; then
   P -d bb_cost_030 -c "VACUUM ANALYZE bigbrotr.events_relays" -c "VACUUM ANALYZE bigbrotr.events"
-  P -d bb_cost_020 -c "VACUUM ANALYZE bigbrotr.events_relays" -c "VACUUM ANALYZE bigbrotr.events" 2>/dev/null || true
+  [[ " $VERSIONS " == *" 0.2.0 "* ]] && P -d bb_cost_020 -c "VACUUM ANALYZE bigbrotr.events_relays" -c "VACUUM ANALYZE bigbrotr.events"
   scan() { # db query
     P -d "$1" -c "DO \$\$ DECLARE t0 timestamptz; n bigint; best float8 := 1e9; BEGIN
       FOR i IN 1..5 LOOP t0 := clock_timestamp(); EXECUTE '$2' INTO n;
@@ -113,6 +117,44 @@ if [[ " $VERSIONS " == *" 0.2.0 "* && " $VERSIONS " == *" 0.3.0 "* ]]; then
   t1=$(date +%s.%N)
   size2=$(P -d bb_cost_020 -c "SELECT pg_size_pretty(pg_total_relation_size('bigbrotr.events_relays'))")
   echo "update 0.2.0 -> 0.3.0: $rows sightings ($size with indexes; after: $size2) in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s ($(awk -v a="$t0" -v b="$t1" -v n="$rows" 'BEGIN{printf "%.1f", (b-a)*1e6/n}') s per million sightings)"
+fi
+
+# 0.4.0's stats: the deltas N new events left (one row per (day, kind) per statement), the fold, and
+# api_stats over them before and after it. Then the update 0.3.0 -> 0.4.0 on the 0.3.0 archive of N events.
+if [[ " $VERSIONS " == *" 0.4.0 "* ]]; then
+  best() { # db query: best of 5, ms
+    P -d "$1" -c "DO \$\$ DECLARE t0 timestamptz; best float8 := 1e9; BEGIN
+      FOR i IN 1..5 LOOP t0 := clock_timestamp(); PERFORM $2;
+        best := least(best, extract(epoch FROM clock_timestamp() - t0)); END LOOP;
+      RAISE NOTICE '% ms', round((best * 1000)::numeric, 2); END \$\$;" 2>&1 | notice
+  }
+  # The triggers' own cost, paired in one database: each round inserts the N events with the stats
+  # triggers disabled, then enabled (TRUNCATE in between), so both see the same tables and load.
+  for r in $(seq 1 "$ROUNDS"); do
+    for mode in DISABLE ENABLE; do
+      P -d bb_cost_040 -c "TRUNCATE bigbrotr.events_relays, bigbrotr.events, bigbrotr.relays, bigbrotr.finder_queue CASCADE" \
+        -c "ALTER TABLE bigbrotr.events $mode TRIGGER events_stats_insert" -c "CHECKPOINT" >/dev/null 2>&1
+      t=$(P -d bb_cost_040 -c "$TIME_INSERT" 2>&1 | notice)
+      if [ "$mode" = DISABLE ]; then t_off=$t; else t_on=$t; fi
+    done
+    echo "round $r stats triggers: $N new events without them $t_off s, with them $t_on s (ratio $(awk -v a="$t_off" -v b="$t_on" 'BEGIN{printf "%.3f", b/a}'))"
+  done
+  deltas=$(P -d bb_cost_040 -c "SELECT count(*) FROM bigbrotr.event_stats_delta")
+  s1=$(best bb_cost_040 "bigbrotr.api_stats(30)")
+  t0=$(date +%s.%N)
+  folded=$(P -d bb_cost_040 -c "SELECT bigbrotr.api_stats_fold()")
+  t1=$(date +%s.%N)
+  s2=$(best bb_cost_040 "bigbrotr.api_stats(30)")
+  cells=$(P -d bb_cost_040 -c "SELECT count(*) || ' (day, kind) rows, ' || sum(events) || ' events' FROM bigbrotr.event_stats")
+  echo "stats 0.4.0: $N new events left $deltas delta rows; api_stats_fold folded $folded in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}') s into $cells"
+  echo "stats 0.4.0: api_stats(30) with the deltas unfolded $s1, folded $s2"
+  if [[ " $VERSIONS " == *" 0.3.0 "* ]]; then
+    P -d bb_cost_030 -c "VACUUM ANALYZE bigbrotr.events" -c "CHECKPOINT"
+    t0=$(date +%s.%N)
+    P -d bb_cost_030 -c "ALTER EXTENSION bigbrotr UPDATE TO '0.4.0'"
+    t1=$(date +%s.%N)
+    echo "update 0.3.0 -> 0.4.0: $N events counted into $(P -d bb_cost_030 -c "SELECT count(*) FROM bigbrotr.event_stats") (day, kind) rows in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') s"
+  fi
 fi
 
 # The primary key of events_relays per row: (event_id, relay_url text) vs (event_id, relay_id integer).

@@ -10,7 +10,11 @@
 // equal to its event's created_at, every nip66 id unchanged (the 0.3.0 hash of its fields), the catalog
 // a fresh 0.3.0 install's; the 0.3.0 writers and relay_items work and the service runs. Then a 0.2.0
 // install written by the 0.2.0 procedures, with orphan sightings, is updated directly to 0.3.0 with the
-// same checks. The synchronizer is never started here.
+// same checks. Update to 0.4.0 (from the 0.1.0 -> 0.3.0 archive, from that direct 0.3.0, and from a fresh
+// 0.3.0 install written by the 0.3.0 procedures): every row of every table kept byte for byte, no
+// table rewritten, exactly event_stats and event_stats_delta added, event_stats equal to a count of
+// events per (day, kind), the role bigbrotr_api there, the catalog a fresh 0.4.0 install's; after it
+// the stats triggers keep the counts exact. The synchronizer is never started here.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateSecretKey } from 'nostr-tools/pure';
@@ -241,7 +245,7 @@ test('a service started on the 0.1.0 install refuses with the hint to update, an
   await sql("SELECT bigbrotr.bigbrotr_stop('initializer')");
   await waitFor('the initializer gone', async () => !(await status('initializer')).running);
   const log = logSince(mark);
-  assert.match(log, /ERROR: +bigbrotr initializer: extension bigbrotr is installed at version 0\.1\.0 in database "[^"]+", but the library is version 0\.3\.0; exiting/);
+  assert.match(log, /ERROR: +bigbrotr initializer: extension bigbrotr is installed at version 0\.1\.0 in database "[^"]+", but the library is version 0\.4\.0; exiting/);
   assert.match(log, /HINT: +Run ALTER EXTENSION bigbrotr UPDATE in database/);
   assert.doesNotMatch(log, /"bigbrotr initializer".*exited with exit code [1-9]/, 'the refusing worker exits with code 0');
   const st = await status('initializer');
@@ -312,7 +316,7 @@ async function updateTo030(database, where = {}) {
   const client = await connect(database);
   client.on('notice', (m) => notices.push(m.message));
   try {
-    await client.query('ALTER EXTENSION bigbrotr UPDATE');
+    await client.query("ALTER EXTENSION bigbrotr UPDATE TO '0.3.0'");
   } finally {
     await client.end();
   }
@@ -362,6 +366,81 @@ test('the 0.3.0 writers and relay_items work on the upgraded archive', async () 
   assert.deepEqual(items, expected);
   // The 30 new ones are older than every fixture event, one per second: they come first, in order.
   assert.deepEqual(items.slice(0, 30).map((r) => r.id), more.map((e) => e.id));
+});
+
+// What the stats hold against a count of events, per (day, kind): event_stats plus the unfolded deltas.
+async function statsVersusEvents(database = env.db) {
+  const [r] = await sql(`WITH s AS (SELECT day, kind, sum(events) AS n FROM (SELECT * FROM bigbrotr.event_stats
+                                      UNION ALL SELECT * FROM bigbrotr.event_stats_delta) u GROUP BY 1, 2 HAVING sum(events) <> 0),
+                              t AS (SELECT bigbrotr.event_day(created_at) AS day, kind, count(*) AS n FROM bigbrotr.events GROUP BY 1, 2)
+                         SELECT (SELECT count(*)::int FROM t) AS cells, (SELECT coalesce(sum(n), 0)::int FROM t) AS events,
+                                (SELECT count(*)::int FROM s FULL JOIN t USING (day, kind) WHERE s.n IS DISTINCT FROM t.n) AS differ`,
+  [], database);
+  return r;
+}
+
+// The 0.4.0 step: every row of every table kept, none rewritten, exactly the two stats tables added,
+// event_stats filled from events in the update (no delta left), the role there, the catalog fresh.
+async function updateTo040(database) {
+  const before = await tableDigests(database);
+  const files = () => sql(`SELECT relname, relfilenode FROM pg_class WHERE relnamespace = 'bigbrotr'::regnamespace
+                           AND relkind = 'r' ORDER BY relname`, [], database);
+  const filesBefore = await files();
+  await sql('ALTER EXTENSION bigbrotr UPDATE', [], database);
+  assert.equal((await sql("SELECT extversion FROM pg_extension WHERE extname = 'bigbrotr'", [], database))[0].extversion, '0.4.0');
+  const after = await tableDigests(database);
+  const { event_stats: stats, event_stats_delta: delta, ...kept } = after;
+  assert.deepEqual(kept, before, 'every row of every 0.3.0 table, byte for byte');
+  assert.deepEqual(Object.keys(after).filter((t) => !(t in before)).sort(), ['event_stats', 'event_stats_delta']);
+  assert.deepEqual((await files()).filter((f) => f.relname in before), filesBefore, 'no table rewritten');
+  assert.equal(delta.n, 0, 'the fill writes event_stats, no delta');
+  assert.ok(stats.n > 0 || before.events.n === 0);
+  const c = await statsVersusEvents(database);
+  assert.deepEqual(c, { cells: stats.n, events: before.events.n, differ: 0 }, 'event_stats is the count of events per (day, kind)');
+  const [role] = await sql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'bigbrotr_api'", [], database);
+  assert.equal(role.rolcanlogin, false);
+  await assertCatalogIsFresh('0.4.0', database);
+  return before;
+}
+
+// After the update the triggers count: new events (with duplicates), deletes, and the fold.
+async function statsStayExact(database, events) {
+  const client = await connect(database);
+  try {
+    const insert = (b, url) => client.query(
+      `SELECT bigbrotr.insert_events($1::text[]::bytea[], $2::text[]::bytea[], $3, $4, $5::jsonb[], $6, $7::text[]::bytea[],
+                                     $8, $9, $10, $11) AS new`,
+      [b.map((e) => '\\x' + e.id), b.map((e) => '\\x' + e.pubkey), b.map((e) => e.created_at), b.map((e) => e.kind),
+       b.map((e) => JSON.stringify(e.tags)), b.map((e) => e.content), b.map((e) => '\\x' + e.sig),
+       b.map(() => url), b.map(() => null), b.map(() => 9000), b.map(() => 9001)]);
+    const total = async () => Number((await client.query('SELECT (bigbrotr.api_stats(30)->>\'events\')::bigint AS n')).rows[0].n);
+    const n0 = await total();
+    const fresh = Array.from({ length: 60 }, (_, i) => signed({ kind: [1, 7, 30023][i % 3], tags: tagsFor(i), content: `0.4.0 ${i}`,
+      created_at: 1650000000 + i * 3600 }));
+    const r1 = await insert([...events.slice(0, 100), ...fresh.slice(0, 30)], 'wss://stats.upgrade.example');
+    assert.equal(r1.rows[0].new, 30, 'only the new events are new');
+    assert.equal(await total(), n0 + 30, 'the known events of the batch count nothing');
+    await client.query('SELECT bigbrotr.api_stats_fold()');
+    await insert(fresh, 'wss://stats2.upgrade.example');
+    await client.query('SELECT * FROM bigbrotr.delete_events($1::text[]::bytea[])', [fresh.slice(0, 10).map((e) => '\\x' + e.id)]);
+    assert.equal(await total(), n0 + 50);
+    assert.equal((await statsVersusEvents(database)).differ, 0);
+    await client.query('SELECT bigbrotr.api_stats_fold()');
+    const c = await statsVersusEvents(database);
+    assert.equal(c.differ, 0);
+    assert.equal(c.events, n0 + 50);
+  } finally {
+    await client.end();
+  }
+}
+
+test('ALTER EXTENSION bigbrotr UPDATE from 0.3.0 to 0.4.0 keeps every row, fills event_stats; catalog fresh', async () => {
+  const before = await updateTo040(env.db);
+  assert.ok(before.events.n > N_EVENTS);
+});
+
+test('on the archive updated to 0.4.0 the stats stay exact through inserts, duplicates, deletes and folds', async () => {
+  await statsStayExact(env.db, fixture.events);
 });
 
 test('after the update the service runs, and finds every object it verifies', async () => {
@@ -424,4 +503,39 @@ test('ALTER EXTENSION bigbrotr UPDATE from a 0.2.0 install: rows kept, orphans o
     [], DIRECT_DB);
   assert.equal(g.c, String(events[0].created_at), 'the orphan of a deleted relay keeps its event\'s created_at');
   await assertCatalogIsFresh('0.3.0', DIRECT_DB);
+  await updateTo040(DIRECT_DB);
+});
+
+// A fresh 0.3.0 install written by the 0.3.0 procedures (sightings with event_created_at, NIP-66 with
+// auth_required, relay_items in use), updated to 0.4.0.
+test('ALTER EXTENSION bigbrotr UPDATE from a fresh 0.3.0 install keeps every row and counts every event', async () => {
+  await sql(`DROP DATABASE IF EXISTS ${DIRECT_DB} WITH (FORCE)`, [], 'postgres');
+  await sql(`CREATE DATABASE ${DIRECT_DB}`, [], 'postgres');
+  await sql("CREATE EXTENSION bigbrotr VERSION '0.3.0'", [], DIRECT_DB);
+  const events = fixture.events.slice(500, 1700);
+  const client = await connect(DIRECT_DB);
+  try {
+    for (let r = 0; r < 3; r++) {
+      const b = events.filter((_, i) => (i + r) % 3 < 2);
+      await client.query(
+        `SELECT bigbrotr.insert_events($1::text[]::bytea[], $2::text[]::bytea[], $3, $4, $5::jsonb[], $6, $7::text[]::bytea[],
+                                       $8, $9, $10, $11)`,
+        [b.map((e) => '\\x' + e.id), b.map((e) => '\\x' + e.pubkey), b.map((e) => e.created_at), b.map((e) => e.kind),
+         b.map((e) => JSON.stringify(e.tags)), b.map((e) => e.content), b.map((e) => '\\x' + e.sig),
+         b.map(() => RELAYS[r]), b.map(() => null), b.map(() => 1000 + r), b.map((e) => e.created_at + r)]);
+    }
+    await client.query('SELECT bigbrotr.insert_sightings($1::text[]::bytea[], $2, NULL, 5000, 6000)',
+      [events.slice(0, 400).map((e) => '\\x' + e.id), RELAYS[4]]);
+    await client.query('SELECT bigbrotr.insert_relay_metadata_batch($1::jsonb)', [JSON.stringify(RELAYS.map((url, r) => ({
+      relay_url: url, network: 'clearnet', inserted_at: 1000 + r, generated_at: 9000,
+      nip66: { openable: true, readable: true, writable: false, rtt_open: r, auth_required: r % 2 === 0 },
+      nip11: { name: `fresh 0.3.0 ${r}`, supported_nips: [1, 77] } })))]);
+    await client.query(`INSERT INTO bigbrotr.service_state VALUES ('synchronizer:${RELAYS[1]}', '{"cursor": 1700000200}', 1)`);
+    await client.query('SELECT * FROM bigbrotr.delete_events($1::text[]::bytea[])', [events.slice(0, 5).map((e) => '\\x' + e.id)]);
+  } finally {
+    await client.end();
+  }
+  const before = await updateTo040(DIRECT_DB);
+  assert.equal(before.events.n, events.length - 5);
+  await statsStayExact(DIRECT_DB, events.slice(5));
 });

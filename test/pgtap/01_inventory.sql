@@ -2,7 +2,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(97);
+SELECT plan(106);
 
 SELECT has_schema('bigbrotr');
 SELECT has_extension('bigbrotr');
@@ -48,7 +48,7 @@ SELECT is_empty($$SELECT 1 FROM pg_proc WHERE prosecdef AND pronamespace = 'bigb
 
 SELECT tables_are('bigbrotr', ARRAY['relays', 'events', 'events_relays', 'nip11', 'nip66', 'relay_metadata',
     'service_state', 'service_control', 'service_status', 'finder_sources', 'finder_queue', 'synchronizer_relays',
-    'synchronizer_queue']);
+    'synchronizer_queue', 'event_stats', 'event_stats_delta']);
 SELECT views_are('bigbrotr', ARRAY['relay_metadata_latest']);
 
 SELECT columns_are('bigbrotr', 'relays', ARRAY['url', 'network', 'inserted_at']);
@@ -111,7 +111,7 @@ SELECT has_function('bigbrotr', 'delete_relay', ARRAY['text']);
 SELECT has_function('bigbrotr', 'delete_events', ARRAY['bytea[]']);
 SELECT function_returns('bigbrotr', 'delete_orphan_sightings', '{}'::name[], 'bigint', 'delete_orphan_sightings returns how many rows it removed');
 SELECT function_lang_is('bigbrotr', 'tags_to_tagvalues', ARRAY['jsonb'], 'c', 'tags_to_tagvalues is C (no SQL per stored event)');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'bigbrotr'), '0.3.0', 'the installed version is 0.3.0');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'bigbrotr'), '0.4.0', 'the installed version is 0.4.0');
 SELECT function_returns('bigbrotr', 'relay_items', ARRAY['text', 'bigint', 'bigint', 'integer'], 'setof record',
                         'relay_items returns a set of (created_at, id)');
 SELECT function_lang_is('bigbrotr', 'relay_items', ARRAY['text', 'bigint', 'bigint', 'integer'], 'sql',
@@ -138,6 +138,34 @@ SELECT is_definer('public', 'bigbrotr_start', ARRAY['text']);
 SELECT has_function('bigbrotr', 'synchronizer_eligible', ARRAY['boolean', 'bigint', 'bigint']);
 SELECT col_is_pk('bigbrotr', 'synchronizer_relays', ARRAY['relay_url'], 'synchronizer_relays primary key');
 SELECT col_is_pk('bigbrotr', 'synchronizer_queue', ARRAY['relay_url'], 'synchronizer_queue primary key');
+
+-- 0.4.0: the stats the api reads, and its functions (docs/api.md), each SECURITY INVOKER (checked
+-- above: nothing in schema bigbrotr is SECURITY DEFINER) with a pinned search_path.
+SELECT columns_are('bigbrotr', 'event_stats', ARRAY['day', 'kind', 'events']);
+SELECT col_is_pk('bigbrotr', 'event_stats', ARRAY['day', 'kind'], 'event_stats primary key (day, kind)');
+SELECT columns_are('bigbrotr', 'event_stats_delta', ARRAY['day', 'kind', 'events']);
+SELECT indexes_are('bigbrotr', 'event_stats_delta', '{}'::name[], 'the delta table has no index to maintain on insert');
+SELECT triggers_are('bigbrotr', 'events', ARRAY['events_finder_queue', 'events_stats_insert', 'events_stats_delete',
+    'events_stats_update', 'events_stats_truncate']);
+SELECT is((SELECT array_agg(t.tgname::text || ' ' || (t.tgtype & 1 = 0)::text ORDER BY t.tgname) FROM pg_trigger t
+           WHERE t.tgrelid = 'bigbrotr.events'::regclass AND t.tgname LIKE 'events\_stats\_%'),
+          ARRAY['events_stats_delete true', 'events_stats_insert true', 'events_stats_truncate true', 'events_stats_update true'],
+          'the stats triggers are statement-level');
+SELECT is((SELECT array_agg(p.oid::regprocedure::text || ' ' || p.provolatile::text || ' ' || array_to_string(p.proconfig, ';')
+                            ORDER BY p.oid::regprocedure::text)
+           FROM pg_proc p WHERE p.pronamespace = 'bigbrotr'::regnamespace AND p.proname LIKE 'api\_%'
+             AND p.proname NOT IN ('api_relay_url', 'api_nip11_object', 'api_nip66_object', 'api_page_limit')),
+          ARRAY['bigbrotr.api_gauges() s search_path=pg_catalog, pg_temp',
+                'bigbrotr.api_relay(text) s search_path=pg_catalog, pg_temp',
+                'bigbrotr.api_relay_history(text,bigint,bigint,bigint,integer) s search_path=pg_catalog, pg_temp',
+                'bigbrotr.api_relay_nip11(text) s search_path=pg_catalog, pg_temp',
+                'bigbrotr.api_relays(text,boolean,boolean,text,integer,text,integer) s search_path=pg_catalog, pg_temp',
+                'bigbrotr.api_services() s search_path=pg_catalog, pg_temp',
+                'bigbrotr.api_stats(integer) s search_path=pg_catalog, pg_temp',
+                'bigbrotr.api_stats_fold() v search_path=pg_catalog, pg_temp'],
+          'the api functions of docs/api.md: STABLE (the fold writes: VOLATILE), each with a pinned search_path');
+SELECT function_returns('bigbrotr', 'api_gauges', '{}'::name[], 'setof record', 'api_gauges returns (name, labels, value) rows');
+SELECT function_returns('bigbrotr', 'api_stats_fold', '{}'::name[], 'bigint', 'api_stats_fold returns the delta rows it folded');
 
 SELECT set_eq($$SELECT name FROM bigbrotr.bigbrotr_services()$$,
               $$SELECT unnest(ARRAY['initializer', 'finder', 'monitor', 'synchronizer'])$$, 'the registry lists the compiled services');

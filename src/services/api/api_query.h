@@ -7,8 +7,6 @@
 #ifndef BIGBROTR_SERVICES_API_QUERY_H
 #define BIGBROTR_SERVICES_API_QUERY_H
 
-#include "postgres.h"
-
 #include "lib/stringinfo.h"
 
 #include "nostr/filter.h"
@@ -16,6 +14,8 @@
 
 /* Filters in one REQ / COUNT (more: refused): bounds a union's rows to this many limits. */
 #define API_QUERY_MAX_FILTERS 32
+/* A filter's authors x kinds up to this many pairs is run as one index walk per pair. */
+#define API_QUERY_SPLIT_MAX 16
 
 /* One filter, ready for SQL (every member palloc'd in the request's context). */
 typedef struct ApiFilter

@@ -3,7 +3,7 @@
  * bigbrotr.api_workers dynamic background workers (api_worker.c), which share the api port, and
  * supervises them: a cycle is bigbrotr.api_interval seconds of checks every 250 ms, then the next
  * cycle starts at once (the registry's interval for the api is 0). A worker that died is started
- * again (logged, counted, at most once a second per slot); when a setting a worker reads only at
+ * again (logged, counted; at most once a second per slot, backing off to 30 s while it dies young); when a setting a worker reads only at
  * its start changed on reload (listen address, port, workers, max_connections) every worker is
  * restarted. Once per cycle it folds the event statistics (bigbrotr.api_stats_fold()) and records
  * the requests and errors since the last cycle. At a stop it terminates its workers and waits a
@@ -29,12 +29,15 @@
 #define API_MAX_WORKERS 32
 #define SUPERVISE_STEP_MS 250
 #define RESTART_GAP_MS 1000
+#define MAX_RESTART_GAP_MS 30000
+#define YOUNG_MS 5000			/* a worker that dies younger than this is restarted more slowly */
 #define STOP_WAIT_MS 2500
 
 typedef struct WorkerSlot
 {
 	BackgroundWorkerHandle *handle;
 	TimestampTz started_at;
+	int			gap_ms;			/* before the next restart: doubles while the worker dies young */
 } WorkerSlot;
 
 /* What the running workers were started with. */
@@ -153,6 +156,8 @@ start_all(ServiceCycle *cycle)
 	current_config(&started_with);
 	nslots = started_with.workers;
 	for (int i = 0; i < nslots; i++)
+		slots[i].gap_ms = 0;
+	for (int i = 0; i < nslots; i++)
 		if (start_slot(i))
 			service_cycle_count(cycle, "workers_started", 1);
 	if (!exit_hook)
@@ -174,8 +179,13 @@ restart_dead(ServiceCycle *cycle)
 	{
 		if (slot_running(&slots[i]))
 			continue;
-		if (TimestampDifferenceMilliseconds(slots[i].started_at, now) < RESTART_GAP_MS)
+		if (TimestampDifferenceMilliseconds(slots[i].started_at, now) < Max(slots[i].gap_ms, RESTART_GAP_MS))
 			continue;
+		/* A worker that could not even start (the port taken) is retried ever more slowly. */
+		if (slots[i].handle && TimestampDifferenceMilliseconds(slots[i].started_at, now) < YOUNG_MS + slots[i].gap_ms)
+			slots[i].gap_ms = Min(Max(slots[i].gap_ms, RESTART_GAP_MS) * 2, MAX_RESTART_GAP_MS);
+		else
+			slots[i].gap_ms = RESTART_GAP_MS;
 		bb_log(BB_WARNING, "api worker %d is gone; starting it again", i + 1);
 		service_cycle_count(cycle, "worker_restarts", 1);
 		(void) start_slot(i);
