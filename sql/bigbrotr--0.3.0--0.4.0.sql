@@ -301,7 +301,7 @@ BEGIN
     SELECT jsonb_build_object(
                'relay', v_url,
                'history', coalesce(jsonb_agg(h.entry ORDER BY h.generated_at DESC) FILTER (WHERE h.n <= v_limit), '[]'::jsonb),
-               'next', CASE WHEN count(*) > v_limit THEN min(h.generated_at) FILTER (WHERE h.n <= v_limit) END)
+               'next', CASE WHEN count(*) > v_limit THEN (min(h.generated_at) FILTER (WHERE h.n <= v_limit))::text END)
     INTO v_result
     FROM (SELECT s.generated_at, row_number() OVER (ORDER BY s.generated_at DESC) AS n,
                  jsonb_build_object('generated_at', s.generated_at, 'openable', n66.openable,

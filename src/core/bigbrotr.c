@@ -1,7 +1,7 @@
 /*
  * bigbrotr.c: the extension's entry point. _PG_init runs in the postmaster (the library must be in
  * shared_preload_libraries): it defines the GUCs of the core and of every registered service,
- * reserves the launcher's shared memory and registers the launcher background worker.
+ * reserves the launcher's and the services' shared memory and registers the launcher background worker.
  */
 #include "postgres.h"
 
@@ -16,9 +16,6 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* The api's metrics (services/api/api_metrics.c); declared here since core includes no service. */
-extern void api_metrics_shmem_request(void), api_metrics_shmem_startup(void);
-
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -28,7 +25,9 @@ bigbrotr_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	launcher_shmem_request();
-	api_metrics_shmem_request();
+	for (int i = 0; i < bigbrotr_services_count; i++)
+		if (bigbrotr_services_registry[i].shmem_request)
+			bigbrotr_services_registry[i].shmem_request();
 }
 
 static void
@@ -37,7 +36,9 @@ bigbrotr_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	launcher_shmem_startup();
-	api_metrics_shmem_startup();
+	for (int i = 0; i < bigbrotr_services_count; i++)
+		if (bigbrotr_services_registry[i].shmem_startup)
+			bigbrotr_services_registry[i].shmem_startup();
 }
 
 void

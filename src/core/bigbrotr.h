@@ -168,6 +168,9 @@ typedef struct ServiceDefinition
 	void		(*run_cycle) (ServiceCycle *cycle);
 	/* Seconds between cycles (a GUC variable) for continuous services; NULL for one-shot ones. */
 	int		   *interval_seconds;
+	/* Shared memory of the service's own (requested and attached from _PG_init's hooks); may be NULL. */
+	void		(*shmem_request) (void);
+	void		(*shmem_startup) (void);
 } ServiceDefinition;
 
 extern const ServiceDefinition bigbrotr_services_registry[];

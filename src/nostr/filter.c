@@ -396,7 +396,7 @@ json_member(const nostr_json_doc *doc, size_t m, bool allow_relay, nostr_parsed_
 		return nostr_error_set(err, NOSTR_ERR_BAD_FIELD,
 							   "%s: a tag filter is '#' and one letter a-z or A-Z",
 							   printable_name(key, klen));
-	return nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "unknown member: %s", printable_name(key, klen));
+	return nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "%s: unknown member", printable_name(key, klen));
 }
 
 int
@@ -568,7 +568,7 @@ nostr_filter_from_params(const char *const *names, const char *const *values, si
 											 "%s: a tag filter is '#' and one letter a-z or A-Z",
 											 printable_name(name, nlen)));
 		else
-			return fail(out, nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "unknown parameter: %s",
+			return fail(out, nostr_error_set(err, NOSTR_ERR_BAD_FIELD, "%s: unknown parameter",
 											 printable_name(name, nlen)));
 		/* A list: comma-separated items. */
 		for (size_t at = 0;;)

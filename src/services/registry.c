@@ -19,7 +19,8 @@ const ServiceDefinition bigbrotr_services_registry[] = {
 	{"synchronizer", "archives events from readable relays with parallel worker processes",
 	SERVICE_CONTINUOUS, synchronizer_define_gucs, synchronizer_run_cycle, &synchronizer_interval},
 	{"api", "serves the archive over HTTP (REST, OpenAPI, health, metrics) and a read-only Nostr relay endpoint",
-	SERVICE_CONTINUOUS, api_define_gucs, api_run_cycle, &api_cycle_pause},
+	SERVICE_CONTINUOUS, api_define_gucs, api_run_cycle, &api_cycle_pause,
+	api_metrics_shmem_request, api_metrics_shmem_startup},
 };
 
 const int	bigbrotr_services_count = lengthof(bigbrotr_services_registry);

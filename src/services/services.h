@@ -23,5 +23,7 @@ void		synchronizer_run_cycle(ServiceCycle *cycle);
 extern int	api_cycle_pause;		/* 0: an api cycle is itself bigbrotr.api_interval long */
 void		api_define_gucs(void);
 void		api_run_cycle(ServiceCycle *cycle);
+void		api_metrics_shmem_request(void);
+void		api_metrics_shmem_startup(void);
 
 #endif							/* BIGBROTR_SERVICES_H */

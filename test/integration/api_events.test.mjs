@@ -257,7 +257,7 @@ test('bad parameters and bodies are refused with 400, the message naming the fie
   const cases = [
     ['kinds=70000', 'bad_parameter', /^kinds: 70000 is not 0\.\.65535/],
     ['authors=abc', 'bad_parameter', /^authors: expected 64 lower-case hex/],
-    ['foo=1', 'bad_parameter', /^unknown parameter: foo/],
+    ['foo=1', 'bad_parameter', /^foo: unknown parameter/],
     ['search=x', 'bad_parameter', /^search: NIP-50 search is not supported/],
     ['cursor=12', 'bad_parameter', /^cursor: /],
     ['relay=https%3A%2F%2Fx.example', 'bad_parameter', /^relay: /],

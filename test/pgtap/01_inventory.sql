@@ -168,7 +168,7 @@ SELECT function_returns('bigbrotr', 'api_gauges', '{}'::name[], 'setof record', 
 SELECT function_returns('bigbrotr', 'api_stats_fold', '{}'::name[], 'bigint', 'api_stats_fold returns the delta rows it folded');
 
 SELECT set_eq($$SELECT name FROM bigbrotr.bigbrotr_services()$$,
-              $$SELECT unnest(ARRAY['initializer', 'finder', 'monitor', 'synchronizer'])$$, 'the registry lists the compiled services');
+              $$SELECT unnest(ARRAY['initializer', 'finder', 'monitor', 'synchronizer', 'api'])$$, 'the registry lists the compiled services');
 SELECT is((SELECT count(*)::int FROM bigbrotr.bigbrotr_status()), (SELECT count(*)::int FROM bigbrotr.bigbrotr_services()),
           'bigbrotr_status has one row per service');
 SELECT set_eq($$SELECT * FROM bigbrotr_services()$$, $$SELECT * FROM bigbrotr.bigbrotr_services()$$,

@@ -121,8 +121,8 @@ json_rules(void)
 	json_case("{\"since\":9223372036854775807}", false, NULL);
 	json_case("{\"since\":9223372036854775808}", false, "since: expected an integer >= 0");
 	/* unknown members, search, the api's relay / cursor */
-	json_case("{\"foo\":1}", false, "unknown member: foo");
-	json_case("{\"relay\":\"wss://r.example\"}", false, "unknown member: relay");
+	json_case("{\"foo\":1}", false, "foo: unknown member");
+	json_case("{\"relay\":\"wss://r.example\"}", false, "relay: unknown member");
 	json_case("{\"relay\":\"wss://r.example\",\"cursor\":\"1.2\"}", true, NULL);
 	json_case("{\"relay\":5}", true, "relay: expected a string, got a number");
 	json_case("{\"cursor\":null}", true, "cursor: expected a string");
@@ -188,7 +188,7 @@ params_rules(void)
 	}
 #define P1(name, value, expect) do { const char *n_[] = {name}; const char *v_[] = {value}; \
 		params_case(n_, v_, 1, expect); } while (0)
-	P1("foo", "1", "unknown parameter: foo");
+	P1("foo", "1", "foo: unknown parameter");
 	P1("format", "x", NULL);	/* ignored */
 	P1("kinds", "70000", "kinds: 70000 is not 0..65535");
 	P1("kinds", "99999999999999999999999", "kinds: 99999999999999999999... is not 0..65535");
@@ -205,7 +205,7 @@ params_rules(void)
 	P1("#tt", "x", "#tt: a tag filter is '#' and one letter");
 	P1("#t", "a\xff", "#t: value 1 is not valid UTF-8");
 	P1("search", "hello", NULL);	/* flagged; the caller refuses it */
-	P1("\xff\xfe", "1", "unknown parameter: (not printable)");
+	P1("\xff\xfe", "1", "(not printable): unknown parameter");
 	{
 		const char *n[] = {"limit", "limit"};
 		const char *v[] = {"1", "2"};
