@@ -114,6 +114,10 @@ void		service_install_signal_handlers(void);
  */
 char	   *bb_catch_error(void (*body) (void *arg), void *arg, bool emit_report);
 
+/* The same, handing back the whole error (SQLSTATE and all, palloc'd in the caller's context; the
+ * caller frees it with FreeErrorData) for callers that decide by the error's code; NULL: no error. */
+ErrorData  *bb_catch_error_data(void (*body) (void *arg), void *arg, bool emit_report);
+
 /* ---- one bad row never costs its neighbours (row_isolation.c) ---- */
 
 /* Inserts rows [off, off + len) of the caller's batch; may raise an ERROR. */

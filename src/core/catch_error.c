@@ -10,11 +10,11 @@
 
 #include "core/bigbrotr.h"
 
-char *
-bb_catch_error(void (*body) (void *arg), void *arg, bool emit_report)
+ErrorData *
+bb_catch_error_data(void (*body) (void *arg), void *arg, bool emit_report)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	char	   *volatile message = NULL;
+	ErrorData  *volatile caught = NULL;
 
 	PG_TRY();
 	{
@@ -22,18 +22,27 @@ bb_catch_error(void (*body) (void *arg), void *arg, bool emit_report)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		MemoryContextSwitchTo(caller);
 		if (emit_report)
 			EmitErrorReport();
-		edata = CopyErrorData();
+		caught = CopyErrorData();
 		FlushErrorState();
 		AbortOutOfAnyTransaction();
-		message = pstrdup(edata->message);
-		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(caller);
+	return caught;
+}
+
+char *
+bb_catch_error(void (*body) (void *arg), void *arg, bool emit_report)
+{
+	ErrorData  *edata = bb_catch_error_data(body, arg, emit_report);
+	char	   *message;
+
+	if (edata == NULL)
+		return NULL;
+	message = pstrdup(edata->message);
+	FreeErrorData(edata);
 	return message;
 }

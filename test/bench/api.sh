@@ -123,9 +123,9 @@ for which in author tag; do
     path="/v1/events?%23t=$TAG&limit=100"; filter="{\"#t\":[\"$TAG\"],\"limit\":100}"; sql=$SQL_TAG; exp=$EXPECT_T
   fi
   r=$(load http "http://127.0.0.1:$API_PORT$path" "$C" "$D" "$exp")
-  row "GET ${path:0:38}" "$(j "$r" rps)" "$(j "$r" p50_ms)" "$(j "$r" p99_ms)" "errors $(j "$r" errors) $(j "$r" first_error | sed 's/^null$//')"
+  row "GET ${path:0:38}" "$(j "$r" rps)" "$(j "$r" p50_ms)" "$(j "$r" p99_ms)" "errors $(j "$r" errors), client cpu $(j "$r" client_cpu_pct)% $(j "$r" first_error | sed 's/^null$//')"
   r=$(load ws "ws://127.0.0.1:$API_PORT" "$C" "$D" "$filter" "$exp")
-  row "relay REQ ${filter:0:34}" "$(j "$r" rps)" "$(j "$r" p50_ms)" "$(j "$r" p99_ms)" "errors $(j "$r" errors) $(j "$r" first_error | sed 's/^null$//')"
+  row "relay REQ ${filter:0:34}" "$(j "$r" rps)" "$(j "$r" p50_ms)" "$(j "$r" p99_ms)" "errors $(j "$r" errors), client cpu $(j "$r" client_cpu_pct)% $(j "$r" first_error | sed 's/^null$//')"
   pg_run "$which" "$sql"
   row "pgbench, the same SQL ($which)" "$PG_RPS" "$PG_P50" "$PG_P99" ""
 done

@@ -271,10 +271,16 @@ test('counters move by exactly the requests made, summed over both workers', asy
 
 test('odd paths never become labels; the exposition stays valid', async () => {
   const m0 = await scrape();
-  const odd = ['/a"b', '/back\\slash', '/x%0Ay%22z', '/%7B%7D%3D', `/${'long'.repeat(500)}`, '/metrics%0A%23%20TYPE%20x%20counter'];
+  const odd = ['/a"b', '/back\\slash', '/x%0Ay%22z', '/x%0Dy', '/%7B%7D%3D', `/${'long'.repeat(500)}`];
   for (const p of odd) assert.equal(await rawStatus(p), 404, p);
+  // Decoded control characters: a tab reaches the server and is refused (400); at a decoded CR or
+  // line feed libwebsockets itself ends the path, so this one is served as /metrics, never as a label.
+  const controls = ['/metrics%09x', '/v1/stats%09x'];
+  for (const p of controls) assert.equal(await rawStatus(p), 400, p);
+  assert.equal(await rawStatus('/metrics%0A%23%20TYPE%20x%20counter'), 200);
   const m1 = await scrape();
   assert.equal(requests(m1.families, 'unmatched', 404) - requests(m0.families, 'unmatched', 404), odd.length);
+  assert.equal(requests(m1.families, 'unmatched', 400) - requests(m0.families, 'unmatched', 400), controls.length);
   for (const s of ['a"b', 'a\\"b', 'back', 'longlong', '# TYPE x']) assert.ok(!m1.text.includes(s), `the exposition holds no trace of ${s}`);
   const endpoints = new Set(m1.families.get('bigbrotr_api_requests_total').samples.map((s) => s.labels.endpoint));
   for (const e of endpoints) assert.ok(e === 'unmatched' || e === 'websocket' || e.startsWith('/'), e);

@@ -207,41 +207,30 @@ fold_body(void *arg)
 static void
 fold_stats(ServiceCycle *cycle)
 {
-	MemoryContext caller = CurrentMemoryContext;
 	int64		folded = 0;
+	ErrorData  *edata = bb_catch_error_data(fold_body, &folded, false);
 
-	PG_TRY();
+	if (edata == NULL)
 	{
-		fold_body(&folded);
 		service_cycle_count(cycle, "stats_rows_folded", folded);
 		fold_missing_logged = false;
+		return;
 	}
-	PG_CATCH();
+	if (edata->sqlerrcode == ERRCODE_UNDEFINED_FUNCTION)
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(caller);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		MemoryContextSwitchTo(caller);
-		if (edata->sqlerrcode == ERRCODE_UNDEFINED_FUNCTION)
-		{
-			if (!fold_missing_logged)
-				bb_log(BB_WARNING, "bigbrotr.api_stats_fold() does not exist (schema before 0.4.0): "
-					   "the event statistics are not folded");
-			fold_missing_logged = true;
-		}
-		else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-		else
-		{
-			bb_log(BB_WARNING, "statistics fold failed: %s", edata->message);
-			service_cycle_count(cycle, "stats_fold_failures", 1);
-		}
-		FreeErrorData(edata);
+		if (!fold_missing_logged)
+			bb_log(BB_WARNING, "bigbrotr.api_stats_fold() does not exist (schema before 0.4.0): "
+				   "the event statistics are not folded");
+		fold_missing_logged = true;
 	}
-	PG_END_TRY();
+	else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED || edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(edata);
+	else
+	{
+		bb_log(BB_WARNING, "statistics fold failed: %s", edata->message);
+		service_cycle_count(cycle, "stats_fold_failures", 1);
+	}
+	FreeErrorData(edata);
 }
 
 static void

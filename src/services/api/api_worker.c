@@ -197,6 +197,21 @@ request_method(struct lws *wsi)
 	return API_OTHER;
 }
 
+/*
+ * Whether the decoded path is free of control characters. lws decodes %xx itself: a decoded tab or
+ * other control character that reaches us is refused here; at a decoded CR or LF (%0D, %0A) lws 4.1
+ * ends the path and drops the rest (measured: "/metrics%0A%23x" arrives as "/metrics", token length 8),
+ * so such a request is answered as the path before it: never as a label or header of its own.
+ */
+static bool
+path_clean(const char *path)
+{
+	for (const unsigned char *p = (const unsigned char *) path; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
 /* Whether an Accept header lists media type (a case-insensitive token match, parameters ignored). */
 static bool
 accepts(const char *accept, const char *type)
@@ -545,6 +560,14 @@ http_request(struct lws *wsi, ApiConn *conn, const char *path)
 	conn->route = -1;
 	conn->req.method = request_method(wsi);
 	conn->req.path = pstrdup(path && path[0] ? path : "/");
+	if (!path_clean(conn->req.path))
+	{
+		response_init(conn);
+		api_error(&conn->res, 400, "bad_parameter", "path: holds an encoded control character");
+		add_cors(conn, false);
+		answer(wsi, conn);
+		return 0;
+	}
 	read_params(wsi, conn);
 	accept = copy_header(wsi, WSI_TOKEN_HTTP_ACCEPT);
 	conn->req.want_ndjson = accepts(accept, "application/x-ndjson");
@@ -791,37 +814,44 @@ dispatch_callback(struct lws *wsi, enum lws_callback_reasons reason, ApiConn *co
  * context is current) and from inside one another (a close inside an answer), where the context
  * current at entry may be a connection's that the inner callback deleted.
  */
+/* One callback's arguments and result, for bb_catch_error_data. */
+typedef struct CallbackCall
+{
+	struct lws *wsi;
+	enum lws_callback_reasons reason;
+	ApiConn    *conn;
+	void	   *in;
+	size_t		len;
+	int			rc;
+} CallbackCall;
+
+static void
+callback_body(void *arg)
+{
+	CallbackCall *call = arg;
+
+	call->rc = dispatch_callback(call->wsi, call->reason, call->conn, call->in, call->len);
+}
+
 static int
 api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	MemoryContext caller = worker_mem;
-	ApiConn    *conn = user;
-	volatile int rc = 0;
+	CallbackCall call = {wsi, reason, user, in, len, 0};
+	ErrorData  *edata;
 
-	if (conn == NULL && (reason == LWS_CALLBACK_HTTP || reason == LWS_CALLBACK_HTTP_BODY ||
-						 reason == LWS_CALLBACK_HTTP_BODY_COMPLETION || reason == LWS_CALLBACK_HTTP_WRITEABLE ||
-						 reason == LWS_CALLBACK_ESTABLISHED || reason == LWS_CALLBACK_RECEIVE ||
-						 reason == LWS_CALLBACK_SERVER_WRITEABLE))
+	if (call.conn == NULL && (reason == LWS_CALLBACK_HTTP || reason == LWS_CALLBACK_HTTP_BODY ||
+							  reason == LWS_CALLBACK_HTTP_BODY_COMPLETION || reason == LWS_CALLBACK_HTTP_WRITEABLE ||
+							  reason == LWS_CALLBACK_ESTABLISHED || reason == LWS_CALLBACK_RECEIVE ||
+							  reason == LWS_CALLBACK_SERVER_WRITEABLE))
 		return -1;
-	PG_TRY();
-	{
-		rc = dispatch_callback(wsi, reason, conn, in, len);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(caller);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		bb_log(BB_WARNING, "closing a connection after an error: %s", edata->message);
-		FreeErrorData(edata);
-		rc = -1;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(caller);
-	return rc;
+	MemoryContextSwitchTo(worker_mem);
+	edata = bb_catch_error_data(callback_body, &call, false);
+	MemoryContextSwitchTo(worker_mem);
+	if (edata == NULL)
+		return call.rc;
+	bb_log(BB_WARNING, "closing a connection after an error: %s", edata->message);
+	FreeErrorData(edata);
+	return -1;
 }
 
 /*
