@@ -49,4 +49,5 @@ cat <<MSG
 bigbrotr runs in cluster 15/$CLUSTER on port $PORT, database "bigbrotr".
   sudo -u postgres psql -p $PORT bigbrotr -c 'SELECT * FROM bigbrotr_status()'
   server log: /var/log/postgresql/postgresql-15-$CLUSTER.log
+  the api (read-only, loopback): curl -s http://127.0.0.1:7780/v1/stats   (docs/api.md)
 MSG
