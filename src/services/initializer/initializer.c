@@ -40,7 +40,7 @@ static int	seed_max_size_kb = 64 * 1024;
 static const char *const required_extensions[] = {"bigbrotr"};
 static const char *const required_tables[] = {
 	"relays", "events", "events_relays", "nip11", "nip66", "relay_metadata", "service_state",
-	"service_control", "service_status"
+	"service_control", "service_status", "event_stats", "event_stats_delta"
 };
 static const char *const required_procedures[] = {
 	"insert_event", "insert_events", "insert_relay", "insert_relays", "insert_relay_metadata",
@@ -48,6 +48,8 @@ static const char *const required_procedures[] = {
 	"delete_orphan_events", "delete_orphan_sightings", "delete_orphan_nip11", "delete_orphan_nip66",
 	"compute_nip11_hash", "compute_nip66_hash", "tags_to_tagvalues", "tagvalue_entry",
 	"relay_url_canonical", "relay_items",
+	"api_relays", "api_relay", "api_relay_history", "api_relay_nip11", "api_stats", "api_services",
+	"api_gauges", "api_stats_fold",
 	"bigbrotr_start", "bigbrotr_stop", "bigbrotr_status", "bigbrotr_services"
 };
 /* The front door: the control functions in the extension's own schema (normally public). */
